@@ -1,0 +1,1 @@
+"""Demo Ivoris centers: a generator with every field variation from DESIGN.md, and its ground truth."""
