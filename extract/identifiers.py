@@ -18,7 +18,7 @@ SAFE_CENTER_ID = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 
 
 def is_safe(name: str) -> bool:
-    return bool(SAFE_IDENTIFIER.match(name or ""))
+    return bool(SAFE_IDENTIFIER.fullmatch(name or ""))
 
 
 def check(name: str, *, what: str = "identifier", center_id: str | None = None) -> str:
@@ -42,7 +42,7 @@ def qualified(*parts: str, center_id: str | None = None) -> str:
 
 
 def check_center_id(center_id: str) -> str:
-    if not SAFE_CENTER_ID.match(center_id or ""):
+    if not SAFE_CENTER_ID.fullmatch(center_id or ""):
         raise UnsafeIdentifierError(
             f"center id {center_id!r} must be lower-case letters, digits and _ (starting with a letter), "
             "because it names dbt models and warehouse schemas; fix it in config/centers.yml."

@@ -17,6 +17,10 @@ import yaml
 
 from extract.errors import ConfigError, MappingNotApprovedError, MappingProblemError
 
+# libyaml's safe dumper/loader when present: ~6-10x faster than pure Python (500 centers), same output.
+_Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 HEADER = (
     "# Mapping of center {center_id}: physical -> canonical names.\n"
     "# Proposed by `ivoris discover`; a person reviews it (`ivoris show {center_id}`) and approves it\n"
@@ -142,8 +146,8 @@ class Mapping:
 def save_mapping(mapping: Mapping, path: Path) -> None:
     """Write atomically (temp file + rename) so a crash never leaves half a mapping."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = HEADER.format(center_id=mapping.center_id) + yaml.safe_dump(
-        mapping.to_dict(), sort_keys=False, allow_unicode=True, width=120
+    text = HEADER.format(center_id=mapping.center_id) + yaml.dump(
+        mapping.to_dict(), Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=120
     )
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(text, encoding="utf-8")
@@ -153,7 +157,7 @@ def save_mapping(mapping: Mapping, path: Path) -> None:
 def load_mapping(path: Path) -> Mapping:
     if not path.exists():
         raise ConfigError(f"no mapping at {path}: run `ivoris discover` first")
-    doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    doc = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader) or {}
     return Mapping.from_dict(doc, str(path))
 
 

@@ -1,0 +1,1 @@
+"""Discovery and review: catalog -> proposed mapping -> approved mapping; drift checks."""
