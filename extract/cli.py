@@ -77,6 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--workers", type=int, default=None, help="centers loaded concurrently (default 8)")
     d.add_argument("--center", action="append", dest="centers", metavar="ID")
     d.add_argument("--report", help="write the run report (JSON) here")
+    d.add_argument("--lock-timeout", type=float, metavar="S",
+                   help="seconds to wait for another run's warehouse lock "
+                   "(default 600, or env IVORIS_LOCK_TIMEOUT_S)")
     d.set_defaults(handler="extract.load.cli:cmd_load")
 
     d = sub.add_parser("build", help="dbt build (only what changed since the last deployment, then marts)")
@@ -88,6 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--workers", type=int, default=None)
     d.add_argument("--center", action="append", dest="centers", metavar="ID")
     d.add_argument("--report", help="write the run report (JSON) here")
+    d.add_argument("--lock-timeout", type=float, metavar="S",
+                   help="seconds to wait for another run's warehouse lock "
+                   "(default 600, or env IVORIS_LOCK_TIMEOUT_S)")
     d.set_defaults(handler="extract.pipeline:cmd_run")
 
     d = sub.add_parser("export", help="write one day's chart entries as csv, json or parquet")

@@ -1,0 +1,443 @@
+"""The loader: copy business dates from every approved center into the warehouse.
+
+Per center (in parallel): open the source read-only, check its live schema against the approved
+mapping, then for each span of at most `chunk_days` consecutive dates run ONE warehouse
+transaction that replaces the center's KARTEI/LEISTUNG partitions of those dates and its snapshot
+tables, together with their audit rows and the catch-up state. Rows stream from the source in
+Arrow batches straight into the open transaction, so memory is bounded by the batch size whatever
+the date range. A crash leaves each span either as before or fully replaced; a rerun replaces it
+again with the same rows (idempotent).
+
+Transient errors (timeouts, deadlocks, dropped connections, write conflicts) are retried with
+exponential backoff; terminal ones fail the center at once. One failing center never stops others.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import random
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
+
+from extract.canonical import Canonical, load_canonical
+from extract.config import Center, Settings
+from extract.errors import IvorisError, SchemaDriftError
+from extract.load.queries import TablePlan, conform_batches, plan_tables
+from extract.load.report import CenterResult, RunReport, new_run_id, redact
+from extract.log import log, progress
+from extract.mapping import Mapping, load_approved
+from extract.sources import open_source
+from extract.warehouse import open_warehouse, run_lock, target_name
+from extract.warehouse.base import AuditRow, PartitionLoad, TableWrite, Warehouse, lock_timeout, utcnow
+
+DEFAULT_WORKERS = 8  # centers are I/O-bound (network reads, warehouse writes): more than the cores
+CHUNK_DAYS = 31  # dates per transaction: bounds transaction size and redo work after a crash
+BATCH_ROWS = 50_000
+RETRIES = 3
+
+
+def _env_float(name: str, default: float) -> float:
+    try:
+        return float(os.environ.get(name, default))
+    except ValueError:
+        return default
+
+
+def yesterday() -> dt.date:
+    return dt.date.today() - dt.timedelta(days=1)
+
+
+def date_range(first: dt.date, last: dt.date) -> list[dt.date]:
+    return [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
+
+
+def resolve_dates(
+    dates: list[dt.date] | None, date_from: dt.date | None, date_to: dt.date | None
+) -> list[dt.date]:
+    """--date / --from --to / default yesterday, as a sorted list of distinct dates."""
+    if dates:
+        return sorted(set(dates))
+    if date_from or date_to:
+        first, last = date_from or date_to, date_to or date_from
+        if last < first:
+            raise IvorisError(f"--from {first} is after --to {last}")
+        return date_range(first, last)
+    return [yesterday()]
+
+
+def spans(days: list[dt.date], chunk_days: int) -> list[tuple[dt.date, dt.date]]:
+    """Consecutive runs of `days`, each at most chunk_days long: one transaction each."""
+    out: list[tuple[dt.date, dt.date]] = []
+    for day in sorted(set(days)):
+        if out and day == out[-1][1] + dt.timedelta(days=1) and (day - out[-1][0]).days < chunk_days:
+            out[-1] = (out[-1][0], day)
+        else:
+            out.append((day, day))
+    return out
+
+
+# --- live schema check -----------------------------------------------------------------------------
+
+
+def check_live_schema(
+    settings: Settings, center: Center, mapping: Mapping, source, canonical: Canonical
+) -> None:
+    """Raise SchemaDriftError when the live catalog no longer matches the approved mapping
+    (teammate B's comparison, fed the mapping and source this run already holds)."""
+    from extract.discover.service import check_live_schema as compare
+    from extract.discover.service import read_catalog
+
+    drift = compare(mapping, read_catalog(center, source), canonical)
+    if drift:
+        raise SchemaDriftError(
+            "live schema differs from the approved mapping: "
+            + "; ".join(p.message.removeprefix(f"{center.id}: ") for p in drift),
+            center_id=center.id,
+        )
+
+
+# --- one center ------------------------------------------------------------------------------------
+
+
+class _Ctx:
+    def __init__(
+        self, settings, canonical, wh, run_id, check_schema, chunk_days, batch_rows, retries, backoff_s
+    ):
+        self.settings = settings
+        self.canonical = canonical
+        self.wh: Warehouse = wh
+        self.run_id = run_id
+        self.check_schema = check_schema
+        self.chunk_days = chunk_days
+        self.batch_rows = batch_rows
+        self.retries = retries
+        self.backoff_s = backoff_s
+
+    def transient(self, exc: BaseException) -> bool:
+        return bool(getattr(exc, "transient", False)) or self.wh.is_transient(exc)
+
+    def retrying(self, what: str, center_id: str, fn: Callable, res: CenterResult, on_retry=None):
+        attempt = 0
+        while True:
+            attempt += 1
+            res.attempts += 1
+            try:
+                return fn()
+            except Exception as exc:
+                if not self.transient(exc) or attempt > self.retries:
+                    raise
+                delay = self.backoff_s * (2 ** (attempt - 1)) * (0.5 + random.random())  # noqa: S311 - jitter
+                log.warning(
+                    "%s: %s failed (%s: %s); retry %d/%d in %.1fs",
+                    center_id,
+                    what,
+                    type(exc).__name__,
+                    redact(str(exc).splitlines()[0] if str(exc) else ""),
+                    attempt,
+                    self.retries,
+                    delay,
+                )
+                time.sleep(delay)
+                if on_retry:
+                    on_retry()
+
+
+def _failed_rows(
+    ctx: _Ctx, center_id: str, plans: list[TablePlan], span, started: dt.datetime, message: str
+) -> list[AuditRow]:
+    finished = utcnow()
+    rows = []
+    for p in plans:
+        keys = date_range(*span) if (p.raw.by_date and span) else [None]
+        for d in keys:
+            rows.append(
+                AuditRow(
+                    ctx.run_id,
+                    center_id,
+                    d,
+                    p.raw.canonical,
+                    p.raw.physical,
+                    0,
+                    0,
+                    "failed",
+                    started,
+                    finished,
+                    round((finished - started).total_seconds(), 3),
+                    message[:4000],
+                )
+            )
+    return rows
+
+
+def load_center(
+    ctx: _Ctx,
+    center: Center,
+    mapping: Mapping,
+    plans: list[TablePlan],
+    days: list[dt.date],
+    res: CenterResult,
+) -> None:
+    t0 = time.monotonic()
+    rerun_hint = _rerun(center.id, days)
+    if days:
+        res.date_from, res.date_to = days[0].isoformat(), days[-1].isoformat()
+    holder: dict = {}
+    phase = "source"
+
+    def connect():
+        old = holder.pop("source", None)
+        if old is not None:
+            try:
+                old.close()
+            except Exception:  # noqa: BLE001 - a dropped connection may not close cleanly
+                pass
+        holder["source"] = open_source(center)
+
+    span = None
+    started = utcnow()
+    try:
+        ctx.retrying("opening the source", center.id, connect, res)
+        if ctx.check_schema:
+            phase = "check"
+            ctx.retrying(
+                "checking the live schema",
+                center.id,
+                lambda: check_live_schema(ctx.settings, center, mapping, holder["source"], ctx.canonical),
+                res,
+                on_retry=connect,
+            )
+        phase = "load"
+        for span in spans(days, ctx.chunk_days):
+            started = utcnow()
+            audit = ctx.retrying(
+                f"loading {span[0]}..{span[1]}",
+                center.id,
+                lambda s=span: _replace(ctx, center, plans, holder, s),
+                res,
+                on_retry=connect,
+            )
+            res.dates_loaded += (span[1] - span[0]).days + 1
+            for row in audit:
+                res.rows[row.canonical_table] = res.rows.get(row.canonical_table, 0) + row.rows_written
+            log.info(
+                "%s: loaded %s..%s (%s)",
+                center.id,
+                span[0],
+                span[1],
+                ", ".join(f"{t} {n}" for t, n in sorted(_span_rows(audit).items())),
+            )
+        res.status = "ok"
+    except Exception as exc:  # one center's failure never stops the others
+        res.fail(exc, phase, rerun_hint)
+        log.error("%s: %s failed: %s: %s", center.id, phase, res.error_class, res.message)
+        if phase == "load" and span is not None:
+            try:
+                ctx.wh.record_failure(
+                    _failed_rows(ctx, center.id, plans, span, started, f"{res.error_class}: {res.message}")
+                )
+            except Exception as audit_exc:  # noqa: BLE001 - the audit is best effort after a failure
+                log.warning(
+                    "%s: could not record the failure in the audit (%s)", center.id, type(audit_exc).__name__
+                )
+    finally:
+        src = holder.pop("source", None)
+        if src is not None:
+            try:
+                src.close()
+            except Exception:  # noqa: BLE001
+                pass
+        res.duration_s = round(time.monotonic() - t0, 3)
+
+
+def _span_rows(audit: list[AuditRow]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for r in audit:
+        out[r.canonical_table] = out.get(r.canonical_table, 0) + r.rows_written
+    return out
+
+
+def _replace(ctx: _Ctx, center: Center, plans: list[TablePlan], holder: dict, span) -> list[AuditRow]:
+    """One transaction for one center and span: source batches stream into the open transaction."""
+    source = holder["source"]
+    started = utcnow()
+    writes, gens = [], []
+    for plan in plans:
+        write = TableWrite(plan.raw, batches=())
+        raw_batches = source.fetch_batches(plan.select_sql(), plan.params(*span), ctx.batch_rows)
+        write.batches = conform_batches(
+            plan,
+            raw_batches,
+            write,
+            date_from=span[0],
+            date_to=span[1],
+            loaded_at=started,
+            run_id=ctx.run_id,
+        )
+        gens += [write.batches, raw_batches]
+        writes.append(write)
+    load = PartitionLoad(ctx.run_id, center.id, span[0], span[1], tuple(writes), started)
+    try:
+        return ctx.wh.replace_partitions(load)
+    finally:
+        for g in gens:  # release source cursors of batches a failed transaction did not consume
+            close = getattr(g, "close", None)
+            if close:
+                close()
+
+
+def _rerun(center_id: str, days: list[dt.date]) -> str:
+    if not days:
+        return f"rerun `ivoris load --catch-up --center {center_id}`"
+    if len(days) == 1:
+        return f"rerun `ivoris load --date {days[0]} --center {center_id}`"
+    return f"rerun `ivoris load --from {days[0]} --to {days[-1]} --center {center_id}`"
+
+
+# --- the run ---------------------------------------------------------------------------------------
+
+
+def load(
+    settings: Settings,
+    *,
+    dates: list[dt.date] | None = None,
+    date_from: dt.date | None = None,
+    date_to: dt.date | None = None,
+    catch_up: bool = False,
+    workers: int | None = None,
+    center_ids: list[str] | None = None,
+    run_id: str | None = None,
+    check_schema: bool = True,
+    lock_timeout_s: float | None = None,
+    chunk_days: int | None = None,
+    batch_rows: int | None = None,
+    report: RunReport | None = None,
+) -> RunReport:
+    """Load the selected centers; returns the run report (not written; see cli.cmd_load)."""
+    started_mono = time.monotonic()
+    run_id = run_id or new_run_id()
+    rep = report or RunReport(
+        run_id=run_id,
+        command="load",
+        target=target_name(),
+        started_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    )
+    canonical = load_canonical()
+    centers = settings.select(center_ids)
+    explicit = None if catch_up else resolve_dates(dates, date_from, date_to)
+
+    # approved mappings -> table plans (terminal problems fail the center here)
+    ready: dict[str, tuple[Center, Mapping, list[TablePlan]]] = {}
+    for center in centers:
+        res = rep.center(center.id)
+        try:
+            mapping = load_approved(settings.mapping_path(center.id), center.id)
+            ready[center.id] = (center, mapping, plan_tables(mapping, canonical, center.source.schema))
+        except Exception as exc:
+            res.fail(exc, "mapping", _rerun(center.id, explicit or []))
+            log.error("%s: %s: %s", center.id, res.error_class, res.message)
+
+    if ready:
+        try:
+            # the run lock first: the DuckDB file admits one writing process, so a second run must
+            # wait here rather than fail to open it
+            with run_lock(lock_timeout(lock_timeout_s)):
+                wh = open_warehouse()
+                try:
+                    _load_locked(
+                        settings,
+                        canonical,
+                        wh,
+                        ready,
+                        explicit,
+                        rep,
+                        run_id,
+                        check_schema,
+                        workers,
+                        chunk_days,
+                        batch_rows,
+                    )
+                finally:
+                    wh.close()
+        except IvorisError as exc:  # the lock, opening the warehouse or its meta tables: nothing written
+            for cid in ready:
+                if rep.center(cid).status == "pending":
+                    rep.center(cid).fail(exc, "warehouse", _rerun(cid, explicit or []))
+            log.error("%s", redact(str(exc)))
+    rep.finish(started_mono, time.monotonic())
+    return rep
+
+
+def _load_locked(
+    settings, canonical, wh, ready, explicit, rep, run_id, check_schema, workers, chunk_days, batch_rows
+) -> None:
+    wh.ensure_meta()
+    # schema changes before the workers start: raw tables exist (empty) for every approved center,
+    # even one whose source is down, so dbt's sources always resolve
+    try:
+        wh.ensure_tables([p.raw for (_c, _m, plans) in ready.values() for p in plans])
+    except Exception:  # find the center(s) at fault; the others go on
+        for cid, (_center, _mapping, plans) in list(ready.items()):
+            try:
+                wh.ensure_tables([p.raw for p in plans])
+            except Exception as exc:
+                rep.center(cid).fail(exc, "warehouse", _rerun(cid, explicit or []))
+                log.error("%s: %s: %s", cid, rep.center(cid).error_class, rep.center(cid).message)
+                ready.pop(cid)
+    plan_days = _plan_days(settings, wh, ready, explicit)
+    ctx = _Ctx(
+        settings,
+        canonical,
+        wh,
+        run_id,
+        check_schema,
+        chunk_days or int(_env_float("IVORIS_LOAD_CHUNK_DAYS", CHUNK_DAYS)),
+        batch_rows or BATCH_ROWS,
+        RETRIES,
+        _env_float("IVORIS_RETRY_BACKOFF_S", 1.0),
+    )
+    _run_centers(ctx, ready, plan_days, rep, workers)
+
+
+def _plan_days(
+    settings: Settings, wh: Warehouse, ready: dict, explicit: list[dt.date] | None
+) -> dict[str, list]:
+    if explicit is not None:
+        return {cid: explicit for cid in ready}
+    last = wh.last_loaded()
+    end = yesterday()
+    out = {}
+    for cid in ready:
+        if cid in last:
+            first = last[cid] + dt.timedelta(days=1)
+        else:
+            first = settings.first_business_date or end
+        out[cid] = date_range(first, end) if first <= end else []
+    return out
+
+
+def _run_centers(ctx: _Ctx, ready: dict, plan_days: dict, rep: RunReport, workers: int | None) -> None:
+    n = len(ready)
+    if not n:
+        return
+    workers = max(1, min(workers or DEFAULT_WORKERS, n))
+    log.info("loading %d centers with %d workers (run %s)", n, workers, ctx.run_id)
+    done_lock = threading.Lock()
+    with progress(f"load {n} centers", total=n) as bar, ThreadPoolExecutor(workers, "load") as pool:
+        futures = {
+            pool.submit(load_center, ctx, center, mapping, plans, plan_days[cid], rep.center(cid)): cid
+            for cid, (center, mapping, plans) in ready.items()
+        }
+        for fut in as_completed(futures):
+            cid = futures[fut]
+            try:
+                fut.result()
+            except Exception as exc:  # noqa: BLE001 - load_center records its own errors
+                rep.center(cid).fail(exc, "load", _rerun(cid, plan_days[cid]))
+            with done_lock:
+                bar.advance()
+
+
+__all__ = ["load", "load_center", "check_live_schema", "resolve_dates", "spans"]

@@ -1,0 +1,209 @@
+"""What the loader asks a center for, built from its approved mapping and config/canonical.yml.
+
+Only canonical columns marked for loading are selected (never personal ones; nothing from
+`load: none` tables). Identifiers are validated and quoted; dates are bound parameters, in the
+form the center stores DATUM in (its type family). Each row's business date is derived from DATUM
+in Arrow after the fetch, so the SQL stays the portable subset every source dialect accepts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from extract.canonical import Canonical
+from extract.errors import ConfigError
+from extract.identifiers import check, qualified, quote
+from extract.mapping import Mapping
+from extract.warehouse.base import FAMILY_ARROW, METADATA_COLUMNS, RawColumn, RawTable, TableWrite
+
+
+@dataclass(frozen=True)
+class TablePlan:
+    """One canonical table of one center: the raw table it lands in and how to select it."""
+
+    raw: RawTable
+    source_schema: str | None
+    date_column: str | None  # physical DATUM column (by_date tables)
+    date_family: str | None  # integer | text | date | datetime
+
+    @property
+    def from_clause(self) -> str:
+        if self.source_schema:
+            return qualified(self.source_schema, self.raw.physical, center_id=self.raw.center_id)
+        return quote(self.raw.physical, center_id=self.raw.center_id)
+
+    def select_sql(self) -> str:
+        cols = ", ".join(quote(c.name, center_id=self.raw.center_id) for c in self.raw.columns)
+        sql = f"SELECT {cols} FROM {self.from_clause}"  # noqa: S608 - validated, quoted identifiers
+        if not self.raw.by_date:
+            return sql
+        datum = quote(self.date_column or "", center_id=self.raw.center_id)
+        if self.date_family == "datetime":
+            return f"{sql} WHERE {datum} >= ? AND {datum} < ?"
+        return f"{sql} WHERE {datum} BETWEEN ? AND ?"
+
+    def params(self, date_from: dt.date, date_to: dt.date) -> list:
+        """Bound parameters for the date filter, in the center's DATUM representation."""
+        if not self.raw.by_date:
+            return []
+        fam = self.date_family
+        if fam == "integer":
+            return [int(date_from.strftime("%Y%m%d")), int(date_to.strftime("%Y%m%d"))]
+        if fam == "text":
+            return [date_from.strftime("%Y%m%d"), date_to.strftime("%Y%m%d")]
+        if fam == "date":
+            return [date_from, date_to]
+        if fam == "datetime":
+            start = dt.datetime.combine(date_from, dt.time())
+            return [start, dt.datetime.combine(date_to + dt.timedelta(days=1), dt.time())]
+        raise ConfigError(
+            f"{self.raw.canonical}.{self.date_column}: cannot filter dates stored as {fam!r}",
+            center_id=self.raw.center_id,
+        )
+
+
+def plan_tables(mapping: Mapping, canonical: Canonical, schema: str | None = None) -> list[TablePlan]:
+    """The loaded tables of a center, in canonical order. Raises ConfigError if the mapping lacks one."""
+    plans = []
+    cid = mapping.center_id
+    src_schema = mapping.schema or schema
+    if src_schema:
+        check(src_schema, what="schema", center_id=cid)
+    for ct in canonical.loaded_tables:
+        tm = mapping.tables.get(ct.name)
+        if tm is None:
+            raise ConfigError(
+                f"approved mapping has no table for {ct.name}: run `ivoris discover --center {cid}`",
+                center_id=cid,
+            )
+        check(tm.physical, what="table", center_id=cid)
+        cols = []
+        for cc in ct.loaded_columns:
+            cm = tm.columns.get(cc.name)
+            if cm is None:
+                raise ConfigError(f"approved mapping has no column for {ct.name}.{cc.name}", center_id=cid)
+            check(cm.physical, what="column", center_id=cid)
+            if cm.family not in FAMILY_ARROW:
+                raise ConfigError(
+                    f"{ct.name}.{cc.name} ({cm.physical}) has unsupported type family {cm.family!r}",
+                    center_id=cid,
+                )
+            if cm.physical.lower() in METADATA_COLUMNS:
+                raise ConfigError(
+                    f"{ct.name}.{cm.physical} collides with a load metadata column", center_id=cid
+                )
+            cols.append(RawColumn(cm.physical, cm.family, cc.name))
+        date_col = date_fam = None
+        if ct.load == "by_date":
+            dm = tm.columns[ct.date_column]
+            date_col, date_fam = dm.physical, dm.family
+        plans.append(
+            TablePlan(
+                raw=RawTable(
+                    center_id=cid, canonical=ct.name, physical=tm.physical, load=ct.load, columns=tuple(cols)
+                ),
+                source_schema=src_schema,
+                date_column=date_col,
+                date_family=date_fam,
+            )
+        )
+    return plans
+
+
+def business_dates(values: pa.Array, family: str) -> pa.Array:
+    """DATUM as date32 per row; NULL where the stored value is not a valid date."""
+    if family == "date":
+        return pc.cast(values, pa.date32())
+    if family == "datetime":
+        if pa.types.is_timestamp(values.type) and values.type.tz is not None:
+            values = pc.cast(values, pa.timestamp(values.type.unit))
+        return pc.cast(values, pa.date32())
+    if family == "integer":
+        text = pc.cast(values, pa.string())
+    elif family == "text":
+        text = pc.utf8_trim_whitespace(pc.cast(values, pa.string()))
+    else:
+        raise ValueError(family)
+    # strptime alone would accept '2026113'; demand exactly eight digits
+    ok = pc.match_substring_regex(text, r"^[0-9]{8}$")
+    text = pc.if_else(ok, text, pa.scalar(None, pa.string()))
+    parsed = pc.strptime(text, format="%Y%m%d", unit="s", error_is_null=True)
+    return pc.cast(parsed, pa.date32())
+
+
+def _column(values: pa.Array, target: pa.DataType, what: str, center_id: str) -> pa.Array:
+    if values.type == target:
+        return values
+    try:
+        if pa.types.is_timestamp(target) and pa.types.is_timestamp(values.type):
+            if values.type.tz is not None:
+                values = pc.cast(values, pa.timestamp(values.type.unit))
+            return pc.cast(values, target, safe=False)  # sub-microsecond precision is not kept
+        return pc.cast(values, target)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+        raise ConfigError(
+            f"{what}: the source returned {values.type}, which does not convert to {target} ({exc}); "
+            "the live type no longer matches the approved mapping: run discovery and review",
+            center_id=center_id,
+        ) from exc
+
+
+def conform_batches(
+    plan: TablePlan,
+    batches: Iterator[pa.RecordBatch],
+    write: TableWrite,
+    *,
+    date_from: dt.date | None,
+    date_to: dt.date | None,
+    loaded_at: dt.datetime,
+    run_id: str,
+) -> Iterator[pa.RecordBatch]:
+    """Source batches -> batches in the raw table's schema (mapped types, business date, metadata).
+
+    Counts what the source returned into `write.rows_read`; rows whose DATUM is not a readable date
+    in the requested range are not written, and a note says how many.
+    """
+    raw = plan.raw
+    schema = raw.arrow_schema()
+    date_idx = [c.name for c in raw.columns].index(plan.date_column) if raw.by_date else None
+    skipped = 0
+    for batch in batches:
+        if batch.num_columns != len(raw.columns):
+            raise ConfigError(
+                f"{raw.physical}: expected {len(raw.columns)} columns, got {batch.num_columns}",
+                center_id=raw.center_id,
+            )
+        arrays = [
+            _column(batch.column(i), c.arrow_type, f"{raw.physical}.{c.name}", raw.center_id)
+            for i, c in enumerate(raw.columns)
+        ]
+        n = batch.num_rows
+        if raw.by_date:
+            bdates = business_dates(batch.column(date_idx), plan.date_family or "")
+            keep = pc.and_(
+                pc.and_(pc.is_valid(bdates), pc.greater_equal(bdates, pa.scalar(date_from, pa.date32()))),
+                pc.less_equal(bdates, pa.scalar(date_to, pa.date32())),
+            )
+            keep = pc.fill_null(keep, False)
+            for item in pc.value_counts(bdates):
+                day = item["values"].as_py()
+                write.rows_read[day] = write.rows_read.get(day, 0) + item["counts"].as_py()
+            kept = pc.sum(keep).as_py() or 0
+            if kept != n:
+                skipped += n - kept
+                arrays = [pc.filter(a, keep) for a in arrays]
+                bdates = pc.filter(bdates, keep)
+                n = kept
+            arrays.append(bdates)
+        else:
+            write.rows_read[None] = write.rows_read.get(None, 0) + n
+        arrays.append(pa.array([loaded_at] * n, pa.timestamp("us")))
+        arrays.append(pa.array([run_id] * n, pa.string()))
+        yield pa.RecordBatch.from_arrays(arrays, schema=schema)
+    if skipped:
+        write.notes.append(f"{skipped} rows with a DATUM that is not a date in the range were not loaded")

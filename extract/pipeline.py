@@ -1,0 +1,215 @@
+"""`ivoris run`: the nightly pipeline.
+
+    check each approved mapping against the live schema -> render -> load -> dbt build
+
+A failed, drifted, ambiguous or unapproved center never stops the others: it is reported and
+skipped, and the rest load and build. The exit code is 0 only when every configured (selected)
+center succeeded and render and dbt build succeeded; the run report names each failure and why.
+The warehouse run lock is held from load through dbt build, so two runs never interleave.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+
+from extract.canonical import load_canonical
+from extract.config import Settings, load_settings
+from extract.errors import IvorisError
+from extract.load.loader import DEFAULT_WORKERS, check_live_schema, load, plan_tables, resolve_dates
+from extract.load.report import RunReport, new_run_id, redact
+from extract.log import log, progress
+from extract.mapping import load_approved
+from extract.sources import open_source
+from extract.warehouse import open_warehouse, run_lock, target_name
+from extract.warehouse.base import lock_timeout
+
+
+def _check(settings: Settings, center, canonical):
+    """Approved mapping + live schema check for one center; returns its table plans."""
+    phase, plans = "mapping", None
+    try:
+        mapping = load_approved(settings.mapping_path(center.id), center.id)
+        plans = plan_tables(mapping, canonical, center.source.schema)
+        phase = "source"
+        with open_source(center) as source:
+            phase = "check"
+            check_live_schema(settings, center, mapping, source, canonical)
+        return plans, None, phase
+    except Exception as exc:  # reported per center by the caller
+        return plans, exc, phase
+
+
+def _phase(rep: RunReport, name: str, fn) -> object:
+    t0 = time.monotonic()
+    with progress(name, total=1) as bar:
+        try:
+            result = fn()
+        except Exception as exc:  # a failed phase is reported, the run goes on where it can
+            rep.phases[name] = {
+                "status": "failed",
+                "error_class": type(exc).__name__,
+                "message": redact(str(exc))[:2000],
+                "duration_s": round(time.monotonic() - t0, 3),
+            }
+            log.error("%s failed: %s: %s", name, type(exc).__name__, rep.phases[name]["message"])
+            return None
+        finally:
+            bar.advance()
+    rep.phases[name] = {"status": "ok", "duration_s": round(time.monotonic() - t0, 3)}
+    return result
+
+
+def _render(settings: Settings):
+    from extract.render.render import render_project
+
+    return render_project(settings)
+
+
+def _dbt_build():
+    from extract.dbt_runner import dbt_build
+
+    result = dbt_build()
+    if not getattr(result, "success", False):
+        raise IvorisError(
+            "dbt build failed: see the dbt output above and target/run_results.json; "
+            "fix the failing model or "
+            "test, then `ivoris build`"
+        )
+    return result
+
+
+def run_pipeline(
+    settings: Settings,
+    *,
+    date: dt.date | None = None,
+    date_from: dt.date | None = None,
+    date_to: dt.date | None = None,
+    catch_up: bool = False,
+    workers: int | None = None,
+    center_ids: list[str] | None = None,
+    report_path: str | None = None,
+    lock_timeout_s: float | None = None,
+) -> int:
+    started_mono = time.monotonic()
+    run_id = new_run_id()
+    rep = RunReport(
+        run_id=run_id,
+        command="run",
+        target=target_name(),
+        started_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    )
+    canonical = load_canonical()
+    centers = settings.select(center_ids)
+    days = None if catch_up else resolve_dates([date] if date else None, date_from, date_to)
+    log.info(
+        "run %s: %d centers, %s",
+        run_id,
+        len(centers),
+        "catch-up" if catch_up else f"{days[0]}..{days[-1]}" if len(days) > 1 else str(days[0]),
+    )
+
+    # 1. check every center's approved mapping against its live schema
+    checked: list[str] = []
+    known_plans: dict[str, list] = {}
+    t0 = time.monotonic()
+    with (
+        progress("check mappings", total=len(centers)) as bar,
+        ThreadPoolExecutor(max(1, min(workers or DEFAULT_WORKERS, len(centers) or 1)), "check") as pool,
+    ):
+        futures = {pool.submit(_check, settings, c, canonical): c for c in centers}
+        for fut in as_completed(futures):
+            center = futures[fut]
+            plans, exc, phase = fut.result()
+            res = rep.center(center.id)
+            if plans:
+                known_plans[center.id] = plans
+            if exc is None:
+                checked.append(center.id)
+            else:
+                rerun = f"rerun `ivoris run --center {center.id}`"
+                res.fail(exc, phase, rerun)
+                log.error("%s: %s: %s: %s", center.id, phase, res.error_class, res.message)
+            bar.advance()
+    rep.phases["check"] = {
+        "status": "ok",
+        "duration_s": round(time.monotonic() - t0, 3),
+        "centers_ok": len(checked),
+        "centers_failed": len(centers) - len(checked),
+    }
+
+    # 2. render sources and staging models from the approved mappings
+    _phase(rep, "render", lambda: _render(settings))
+    rendered = rep.phases["render"]["status"] == "ok"
+
+    # 3 + 4. load and dbt build under one run lock
+    try:
+        with run_lock(lock_timeout(lock_timeout_s)):
+            _ensure_raw_tables(rep, known_plans, checked)
+            if checked:
+                load(
+                    settings,
+                    dates=days,
+                    catch_up=catch_up,
+                    workers=workers,
+                    center_ids=sorted(checked),
+                    run_id=run_id,
+                    check_schema=False,
+                    lock_timeout_s=lock_timeout_s,
+                    report=rep,
+                )
+            if rendered:
+                _phase(rep, "dbt build", _dbt_build)
+            else:
+                rep.phases["dbt build"] = {"status": "failed", "message": "skipped: render failed"}
+    except IvorisError as exc:  # the lock: another run is busy
+        rep.phases["load"] = {
+            "status": "failed",
+            "error_class": type(exc).__name__,
+            "message": redact(str(exc)),
+        }
+        for cid in checked:
+            if rep.center(cid).status == "pending":
+                rep.center(cid).fail(exc, "warehouse", "rerun `ivoris run` when the other run finished")
+        log.error("%s", redact(str(exc)))
+
+    rep.finish(started_mono, time.monotonic())
+    path = rep.write(report_path)
+    log.info("run %s: %s; report %s", run_id, rep.status, path)
+    rep.print_summary()
+    return rep.exit_code
+
+
+def _ensure_raw_tables(rep: RunReport, known_plans: dict[str, list], checked: list[str]) -> None:
+    """Raw tables for every approved center, also those that failed the check, so the rendered
+    dbt sources resolve even for a center that has never loaded (its models are simply empty)."""
+    pending = {cid: plans for cid, plans in known_plans.items() if cid not in checked}
+    if not pending:
+        return
+    wh = open_warehouse()
+    try:
+        wh.ensure_meta()
+        try:
+            wh.ensure_tables([p.raw for cid in sorted(pending) for p in pending[cid]])
+        except Exception as exc:  # noqa: BLE001 - those centers are already reported as failed
+            log.warning(
+                "could not create the raw tables of %s (%s)", ", ".join(sorted(pending)), type(exc).__name__
+            )
+    finally:
+        wh.close()
+
+
+def cmd_run(args) -> int:
+    settings = load_settings(getattr(args, "config", None))
+    return run_pipeline(
+        settings,
+        date=getattr(args, "date", None),
+        date_from=getattr(args, "date_from", None),
+        date_to=getattr(args, "date_to", None),
+        catch_up=bool(getattr(args, "catch_up", False)),
+        workers=getattr(args, "workers", None),
+        center_ids=getattr(args, "centers", None),
+        report_path=getattr(args, "report", None),
+        lock_timeout_s=getattr(args, "lock_timeout", None),
+    )
