@@ -1,0 +1,286 @@
+"""The embedded staging database: one DuckDB file (dbt-duckdb reads the same file).
+
+Worker threads share one DuckDB database instance and each writes through its own cursor
+(a DuckDB cursor is a separate connection to the same database, with its own transaction), so
+centers insert concurrently; DuckDB's optimistic concurrency control reports a conflict as a
+TransactionException, which is retried. Schema changes (create/alter) happen before the workers
+start. A crash loses at most the open transactions: DuckDB writes a transaction to its WAL only
+at commit, and replays the WAL when the file is opened next.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from extract import layout
+from extract.errors import WarehouseBusyError
+from extract.identifiers import qualified, quote
+from extract.log import log
+from extract.paths import duckdb_warehouse_path
+from extract.warehouse.base import (
+    AuditRow,
+    PartitionLoad,
+    RawTable,
+    WarehouseError,
+    audit_rows,
+    check_written,
+    file_lock,
+    utcnow,
+)
+
+ARROW_SQL = {
+    pa.int64(): "BIGINT",
+    pa.string(): "VARCHAR",
+    pa.date32(): "DATE",
+    pa.timestamp("us"): "TIMESTAMP",
+    pa.bool_(): "BOOLEAN",
+}
+
+AUDIT = qualified(layout.META_SCHEMA, layout.AUDIT_TABLE)
+STATE = qualified(layout.META_SCHEMA, layout.STATE_TABLE)
+BD = quote(layout.BUSINESS_DATE)
+
+# Statement templates: {...} are validated, quoted identifiers; values are always `?` parameters.
+T_CREATE_SCHEMA = "CREATE SCHEMA IF NOT EXISTS {schema}"
+T_CREATE_TABLE = "CREATE TABLE IF NOT EXISTS {table} ({columns})"
+T_ADD_COLUMN = "ALTER TABLE {table} ADD COLUMN {column} {type}"
+T_DELETE_DATES = "DELETE FROM {table} WHERE {business_date} BETWEEN ? AND ?"
+T_DELETE_ALL = "DELETE FROM {table}"
+T_INSERT_BATCH = "INSERT INTO {table} ({columns}) SELECT {columns} FROM __ivoris_batch"
+T_COUNT_DATES = (
+    "SELECT {business_date}, count(*) FROM {table} "
+    "WHERE {business_date} BETWEEN ? AND ? GROUP BY {business_date}"
+)
+T_COUNT_ALL = "SELECT count(*) FROM {table}"
+T_AUDIT_INSERT = "INSERT INTO {audit} VALUES ({params})"
+T_STATE_SELECT_ONE = "SELECT last_business_date FROM {state} WHERE center_id = ?"
+T_STATE_SELECT_ALL = "SELECT center_id, last_business_date FROM {state}"
+T_STATE_INSERT = "INSERT INTO {state} VALUES (?, ?, ?)"
+T_STATE_UPDATE = "UPDATE {state} SET last_business_date = ?, updated_at = ? WHERE center_id = ?"
+
+
+def render(template: str, **names: str) -> str:
+    return template.format(**names)
+
+
+AUDIT_INSERT = render(T_AUDIT_INSERT, audit=AUDIT, params=", ".join("?" * 12))
+STATE_SELECT_ONE = render(T_STATE_SELECT_ONE, state=STATE)
+STATE_SELECT_ALL = render(T_STATE_SELECT_ALL, state=STATE)
+STATE_INSERT = render(T_STATE_INSERT, state=STATE)
+STATE_UPDATE = render(T_STATE_UPDATE, state=STATE)
+
+
+META_DDL = [
+    f"CREATE SCHEMA IF NOT EXISTS {quote(layout.META_SCHEMA)}",
+    f"""CREATE TABLE IF NOT EXISTS {AUDIT} (
+        run_id VARCHAR NOT NULL, center_id VARCHAR NOT NULL, business_date DATE,
+        canonical_table VARCHAR NOT NULL, physical_table VARCHAR NOT NULL,
+        rows_read BIGINT NOT NULL, rows_written BIGINT NOT NULL, status VARCHAR NOT NULL,
+        started_at TIMESTAMP NOT NULL, finished_at TIMESTAMP NOT NULL, duration_s DOUBLE NOT NULL,
+        message VARCHAR)""",
+    f"""CREATE TABLE IF NOT EXISTS {STATE} (
+        center_id VARCHAR NOT NULL, last_business_date DATE NOT NULL, updated_at TIMESTAMP NOT NULL)""",
+]
+
+
+def sql_type(arrow_type: pa.DataType) -> str:
+    return ARROW_SQL[arrow_type]
+
+
+class DuckDBWarehouse:
+    name = "duckdb"
+
+    def __init__(self, path: Path | None = None, *, read_only: bool = False):
+        self.path = Path(path) if path else duckdb_warehouse_path()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self._cursors: list[duckdb.DuckDBPyConnection] = []
+        self._guard = threading.Lock()
+        try:
+            self._con = duckdb.connect(str(self.path), read_only=read_only)
+        except duckdb.IOException as exc:
+            if "lock" in str(exc).lower():
+                raise WarehouseBusyError(
+                    f"warehouse {self.path} is open in another process (a dbt run, an export or a "
+                    "DuckDB shell): close it and run again"
+                ) from exc
+            raise WarehouseError(
+                f"cannot open warehouse {self.path} ({type(exc).__name__}: {str(exc).splitlines()[0]}); "
+                "check the path (IVORIS_DUCKDB_PATH) and the disk"
+            ) from exc
+
+    # one cursor (= own connection and transaction) per worker thread
+    def _cur(self) -> duckdb.DuckDBPyConnection:
+        cur = getattr(self._local, "cur", None)
+        if cur is None:
+            cur = self._con.cursor()
+            self._local.cur = cur
+            with self._guard:
+                self._cursors.append(cur)
+        return cur
+
+    def lock(self, timeout_s: float):
+        return run_lock(timeout_s, self.path)
+
+    def is_transient(self, exc: BaseException) -> bool:
+        # write-write conflicts between concurrent transactions; everything else needs a person
+        return isinstance(exc, duckdb.TransactionException) or (
+            isinstance(exc, duckdb.Error) and "conflict" in str(exc).lower()
+        )
+
+    def ensure_meta(self) -> None:
+        cur = self._cur()
+        for stmt in META_DDL:
+            cur.execute(stmt)
+
+    def ensure_table(self, table: RawTable) -> None:
+        self.ensure_tables([table])
+
+    def ensure_tables(self, tables: list[RawTable]) -> None:
+        """Create missing raw tables, add columns a mapping gained. One catalog read for all of them
+        (information_schema per table is O(tables) in DuckDB: quadratic over hundreds of centers);
+        the nightly case runs no DDL at all."""
+        cur = self._cur()
+        existing: dict[tuple[str, str], dict[str, str]] = {}
+        for schema, name, col, dtype in cur.execute(
+            "SELECT schema_name, table_name, column_name, data_type FROM duckdb_columns() "
+            "WHERE database_name = current_database() AND starts_with(schema_name, 'raw_')"
+        ).fetchall():
+            existing.setdefault((schema.lower(), name.lower()), {})[col.lower()] = dtype
+        for table in tables:
+            target = qualified(table.schema, table.physical)
+            fields = list(table.arrow_schema())
+            have_cols = existing.get((table.schema.lower(), table.physical.lower()))
+            if have_cols is None:
+                cur.execute(render(T_CREATE_SCHEMA, schema=quote(table.schema)))
+                cols = ", ".join(f"{quote(f.name)} {sql_type(f.type)}" for f in fields)
+                cur.execute(render(T_CREATE_TABLE, table=target, columns=cols))
+                continue
+            for f in fields:
+                want = sql_type(f.type)
+                have = have_cols.get(f.name.lower())
+                if have is None:
+                    log.info("%s: adding column %s %s to %s", table.center_id, f.name, want, target)
+                    cur.execute(render(T_ADD_COLUMN, table=target, column=quote(f.name), type=want))
+                elif have.upper() != want:
+                    raise WarehouseError(
+                        f"raw column {target}.{f.name} is {have} but the approved mapping now makes it "
+                        f"{want}; drop {target} and reload its dates (`ivoris load --from ... --to ... "
+                        f"--center {table.center_id}`)",
+                        center_id=table.center_id,
+                    )
+
+    def replace_partitions(self, load: PartitionLoad) -> list[AuditRow]:
+        cur = self._cur()
+        inserted: dict[tuple[str, dt.date | None], int] = {}
+        cur.begin()
+        try:
+            for w in load.writes:
+                target = qualified(w.table.schema, w.table.physical)
+                if w.table.by_date:
+                    cur.execute(
+                        render(T_DELETE_DATES, table=target, business_date=BD), [load.date_from, load.date_to]
+                    )
+                else:
+                    cur.execute(render(T_DELETE_ALL, table=target))
+                names = ", ".join(quote(f.name) for f in w.table.arrow_schema())
+                for batch in w.batches:
+                    if batch.num_rows == 0:
+                        continue
+                    _count(inserted, w.table, batch)
+                    cur.register("__ivoris_batch", batch)
+                    try:
+                        cur.execute(render(T_INSERT_BATCH, table=target, columns=names))
+                    finally:
+                        cur.unregister("__ivoris_batch")
+            written = self._written(cur, load)
+            check_written(load, written, inserted)
+            finished = utcnow()
+            rows = audit_rows(load, written, finished)
+            if rows:
+                cur.executemany(AUDIT_INSERT, [r.values() for r in rows])
+            if load.date_to is not None:
+                self._advance_state(cur, load.center_id, load.date_to, finished)
+            cur.commit()
+            return rows
+        except BaseException:
+            try:
+                cur.rollback()
+            except duckdb.Error:
+                pass
+            raise
+
+    def _written(self, cur, load: PartitionLoad) -> dict[tuple[str, dt.date | None], int]:
+        """Rows now in the replaced partitions, read back inside the transaction."""
+        out: dict[tuple[str, dt.date | None], int] = {}
+        for w in load.writes:
+            target = qualified(w.table.schema, w.table.physical)
+            if w.table.by_date:
+                for day, n in cur.execute(
+                    render(T_COUNT_DATES, table=target, business_date=BD), [load.date_from, load.date_to]
+                ).fetchall():
+                    out[(w.table.canonical, day)] = int(n)
+            else:
+                (n,) = cur.execute(render(T_COUNT_ALL, table=target)).fetchone()
+                out[(w.table.canonical, None)] = int(n)
+        return out
+
+    def _advance_state(self, cur, center_id: str, day: dt.date, now: dt.datetime) -> None:
+        row = cur.execute(STATE_SELECT_ONE, [center_id]).fetchone()
+        if row is None:
+            cur.execute(STATE_INSERT, [center_id, day, now])
+        elif row[0] < day:
+            cur.execute(STATE_UPDATE, [day, now, center_id])
+
+    def record_failure(self, rows: list[AuditRow]) -> None:
+        if not rows:
+            return
+        cur = self._cur()
+        cur.executemany(AUDIT_INSERT, [r.values() for r in rows])
+
+    def last_loaded(self) -> dict[str, dt.date]:
+        return dict(self._cur().execute(STATE_SELECT_ALL).fetchall())
+
+    def close(self) -> None:
+        with self._guard:
+            for cur in self._cursors:
+                try:
+                    cur.close()
+                except duckdb.Error:
+                    pass
+            self._cursors.clear()
+        self._con.close()
+
+    @contextmanager
+    def session(self) -> Iterator[DuckDBWarehouse]:
+        try:
+            yield self
+        finally:
+            self.close()
+
+
+def _count(acc: dict, table: RawTable, batch: pa.RecordBatch) -> None:
+    if not table.by_date:
+        acc[(table.canonical, None)] = acc.get((table.canonical, None), 0) + batch.num_rows
+        return
+    counts = batch.column(layout.BUSINESS_DATE).value_counts()
+    for item in counts:
+        day = item["values"].as_py()
+        acc[(table.canonical, day)] = acc.get((table.canonical, day), 0) + item["counts"].as_py()
+
+
+def run_lock(timeout_s: float, path: Path | None = None):
+    """The run lock of a DuckDB warehouse: an flock on <warehouse>.lock beside the file."""
+    path = Path(path) if path else duckdb_warehouse_path()
+    return file_lock(path.with_name(path.name + ".lock"), timeout_s, f"warehouse {path}")
+
+
+def open_warehouse(*, path: Path | None = None, read_only: bool = False) -> DuckDBWarehouse:
+    return DuckDBWarehouse(path, read_only=read_only)
