@@ -1,0 +1,1 @@
+"""Render dbt sources and staging models from approved mappings (`ivoris render`)."""

@@ -1,0 +1,13 @@
+-- Grain: one row per billed service (LEISTUNG row) per center, deleted rows included (is_deleted = 1).
+{{ config(materialized='ivoris_chunked_union', tags=['ivoris_nightly']) }}
+{{ ivoris_union_of_centers('services', [
+    ('center_id', ivoris_type_text(64)),
+    ('service_id', 'bigint'),
+    ('patient_id', 'bigint'),
+    ('service_date', 'date'),
+    ('service_code', ivoris_type_text()),
+    ('is_deleted', 'int'),
+    ('business_date', 'date'),
+    ('loaded_at', ivoris_type_timestamp()),
+    ('load_run_id', ivoris_type_text(64)),
+]) }}
