@@ -32,12 +32,14 @@ odbc-up: system-deps
 odbc-down:
 	@bash scripts/odbc-postgres.sh stop
 
+# ruff for Python; sqlfluff on the compiled SQL of the project (rendered staging models included).
 lint: install
 	$(BIN)/ruff check extract tests
-	$(BIN)/sqlfluff lint macros models dbt_project/analyses --dialect duckdb --templater raw --disable-progress-bar --nofail-on-empty 2>/dev/null || $(BIN)/sqlfluff lint models --disable-progress-bar
+	@bash scripts/lint-sql.sh
 
+# The ODBC tests need the throwaway PostgreSQL; it is stopped again whatever pytest's outcome.
 pytest: install odbc-up
-	$(BIN)/pytest
+	$(BIN)/pytest; status=$$?; bash scripts/odbc-postgres.sh stop >/dev/null 2>&1 || true; exit $$status
 
 test: install system-deps lint pytest sqlserver-proof bench-quick
 

@@ -75,7 +75,10 @@ class Mapping:
         core = {
             "schema": self.schema,
             "tables": {
-                t: {"physical": tm.physical, "columns": {c: [cm.physical, cm.data_type] for c, cm in tm.columns.items()}}
+                t: {
+                    "physical": tm.physical,
+                    "columns": {c: [cm.physical, cm.data_type] for c, cm in tm.columns.items()},
+                }
                 for t, tm in sorted(self.tables.items())
             },
         }

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from extract.config import load_settings
 from extract.demo.api import create_demo
-from extract.log import log, progress
+from extract.log import progress
 from extract.paths import default_config_path
 
 APPROVAL_NOTE = (
@@ -50,15 +50,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
         return 0
 
     settings = load_settings(config_path)
-    # --- integration guard: the only place that tolerates teammates' modules not being there yet ---
-    try:
-        from extract.discover.review import approve_centers
-        from extract.discover.service import discover_centers
-        from extract.pipeline import run_pipeline
-    except ImportError as exc:
-        log.warning("demo: %s; generated the centers only (discovery/pipeline not available yet)", exc)
-        return 0
-    # -----------------------------------------------------------------------------------------------
+    from extract.discover.review import approve_centers
+    from extract.discover.service import discover_centers
+    from extract.paths import duckdb_warehouse_path
+    from extract.pipeline import run_pipeline
+
     discovered = discover_centers(settings)
     outcomes = approve_centers(settings, None, True, "ivoris demo")
     approved = [o.center_id for o in outcomes if o.approved]
@@ -71,4 +67,17 @@ def cmd_demo(args: argparse.Namespace) -> int:
         if not o.approved:
             print(f"  not approved: {o.center_id}: {o.reason}")
     print(APPROVAL_NOTE)
-    return int(run_pipeline(settings, catch_up=True) or 0)
+    # The demo's whole history, not --catch-up: a re-generated demo (other seed or end date)
+    # replaces every partition it covers, whatever an earlier demo recorded as loaded.
+    code = int(run_pipeline(settings, date_from=ds.start_date, date_to=ds.end_date) or 0)
+    if code == 0:
+        print(
+            f"\nDone: marts.chart_entries is in {duckdb_warehouse_path()} "
+            "; a look:\n"
+            f"  .venv/bin/python -c \"import duckdb; duckdb.connect('{duckdb_warehouse_path()}', read_only=True)"
+            ".sql('from marts.chart_entries limit 5').show()\"\n"
+            f"  one day as a file:  ivoris export --date {ds.end_date} --format csv\n"
+            "  docs lineage site:  make docs, then .venv/bin/dbt docs serve --port 8080\n"
+            "  problem centers and the review gate:  ivoris demo --problems"
+        )
+    return code

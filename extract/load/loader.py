@@ -1,12 +1,14 @@
 """The loader: copy business dates from every approved center into the warehouse.
 
 Per center (in parallel): open the source read-only, check its live schema against the approved
-mapping, then for each span of at most `chunk_days` consecutive dates run ONE warehouse
-transaction that replaces the center's KARTEI/LEISTUNG partitions of those dates and its snapshot
-tables, together with their audit rows and the catch-up state. Rows stream from the source in
-Arrow batches straight into the open transaction, so memory is bounded by the batch size whatever
-the date range. A crash leaves each span either as before or fully replaced; a rerun replaces it
-again with the same rows (idempotent).
+mapping, then for each span of consecutive dates run ONE warehouse transaction that replaces the
+center's KARTEI/LEISTUNG partitions of those dates, together with their audit rows and the catch-up
+state. The snapshot tables (KASSEN, PATKASSE) are replaced once per run, in the center's last
+transaction. Spans are sized by rows (about `chunk_rows` per transaction, from the rows per day
+seen so far; at most `chunk_days` dates when set): few commits on a backfill, bounded redo work
+after a crash. Rows stream from the source in Arrow batches straight into the open transaction, so
+memory is bounded by the batch size whatever the date range. A crash leaves each span either as
+before or fully replaced; a rerun replaces it again with the same rows (idempotent).
 
 Transient errors (timeouts, deadlocks, dropped connections, write conflicts) are retried with
 exponential backoff; terminal ones fail the center at once. One failing center never stops others.
@@ -34,7 +36,8 @@ from extract.warehouse import open_warehouse, run_lock, target_name
 from extract.warehouse.base import AuditRow, PartitionLoad, TableWrite, Warehouse, lock_timeout, utcnow
 
 DEFAULT_WORKERS = 8  # centers are I/O-bound (network reads, warehouse writes): more than the cores
-CHUNK_DAYS = 31  # dates per transaction: bounds transaction size and redo work after a crash
+CHUNK_ROWS = 1_000_000  # rows per transaction (about): bounds transaction size and redo after a crash
+FIRST_SPAN_DAYS = 31  # dates of a center's first transaction, before its rows per day are known
 BATCH_ROWS = 50_000
 RETRIES = 3
 
@@ -66,6 +69,29 @@ def resolve_dates(
             raise IvorisError(f"--from {first} is after --to {last}")
         return date_range(first, last)
     return [yesterday()]
+
+
+def next_span(days: list[dt.date], start: int, max_days: int) -> tuple[tuple[dt.date, dt.date], int]:
+    """The consecutive run of sorted, distinct `days` from index `start`, at most max_days long:
+    ((first, last), index after it)."""
+    first = days[start]
+    end = start + 1
+    while (
+        end < len(days)
+        and days[end] == days[end - 1] + dt.timedelta(days=1)
+        and (days[end] - first).days < max_days
+    ):
+        end += 1
+    return (first, days[end - 1]), end
+
+
+def span_days(rows_by_date: int, days_done: int, chunk_rows: int, chunk_days: int | None) -> int:
+    """Dates for the next transaction: ~chunk_rows at the rows per day seen so far."""
+    cap = chunk_days or 100_000
+    if not days_done:
+        return max(1, min(cap, FIRST_SPAN_DAYS))
+    per_day = max(1.0, rows_by_date / days_done)
+    return max(1, min(cap, int(chunk_rows / per_day)))
 
 
 def spans(days: list[dt.date], chunk_days: int) -> list[tuple[dt.date, dt.date]]:
@@ -104,14 +130,16 @@ def check_live_schema(
 
 class _Ctx:
     def __init__(
-        self, settings, canonical, wh, run_id, check_schema, chunk_days, batch_rows, retries, backoff_s
+        self, settings, canonical, wh, run_id, check_schema, chunk_days, batch_rows, retries, backoff_s,
+        chunk_rows=CHUNK_ROWS,
     ):
         self.settings = settings
         self.canonical = canonical
         self.wh: Warehouse = wh
         self.run_id = run_id
         self.check_schema = check_schema
-        self.chunk_days = chunk_days
+        self.chunk_days = chunk_days  # None: spans sized by chunk_rows only
+        self.chunk_rows = chunk_rows
         self.batch_rows = batch_rows
         self.retries = retries
         self.backoff_s = backoff_s
@@ -197,6 +225,7 @@ def load_center(
         holder["source"] = open_source(center)
 
     span = None
+    span_plans = plans
     started = utcnow()
     try:
         ctx.retrying("opening the source", center.id, connect, res)
@@ -210,18 +239,29 @@ def load_center(
                 on_retry=connect,
             )
         phase = "load"
-        for span in spans(days, ctx.chunk_days):
+        days = sorted(set(days))
+        dated = [p for p in plans if p.raw.by_date]
+        i = rows_by_date = days_done = 0
+        while i < len(days):
+            want = span_days(rows_by_date, days_done, ctx.chunk_rows, ctx.chunk_days)
+            span, i = next_span(days, i, want)
+            # snapshot tables: once per run, in the center's last transaction
+            span_plans = plans if i == len(days) else dated
             started = utcnow()
             audit = ctx.retrying(
                 f"loading {span[0]}..{span[1]}",
                 center.id,
-                lambda s=span: _replace(ctx, center, plans, holder, s),
+                lambda s=span, sp=span_plans: _replace(ctx, center, sp, holder, s),
                 res,
                 on_retry=connect,
             )
-            res.dates_loaded += (span[1] - span[0]).days + 1
+            n_days = (span[1] - span[0]).days + 1
+            res.dates_loaded += n_days
+            days_done += n_days
             for row in audit:
                 res.rows[row.canonical_table] = res.rows.get(row.canonical_table, 0) + row.rows_written
+                if row.business_date is not None:
+                    rows_by_date += row.rows_written
             log.info(
                 "%s: loaded %s..%s (%s)",
                 center.id,
@@ -236,7 +276,7 @@ def load_center(
         if phase == "load" and span is not None:
             try:
                 ctx.wh.record_failure(
-                    _failed_rows(ctx, center.id, plans, span, started, f"{res.error_class}: {res.message}")
+                    _failed_rows(ctx, center.id, span_plans, span, started, f"{res.error_class}: {res.message}")
                 )
             except Exception as audit_exc:  # noqa: BLE001 - the audit is best effort after a failure
                 log.warning(
@@ -312,6 +352,7 @@ def load(
     check_schema: bool = True,
     lock_timeout_s: float | None = None,
     chunk_days: int | None = None,
+    chunk_rows: int | None = None,
     batch_rows: int | None = None,
     report: RunReport | None = None,
 ) -> RunReport:
@@ -357,6 +398,7 @@ def load(
                         check_schema,
                         workers,
                         chunk_days,
+                        chunk_rows,
                         batch_rows,
                     )
                 finally:
@@ -371,7 +413,8 @@ def load(
 
 
 def _load_locked(
-    settings, canonical, wh, ready, explicit, rep, run_id, check_schema, workers, chunk_days, batch_rows
+    settings, canonical, wh, ready, explicit, rep, run_id, check_schema, workers, chunk_days, chunk_rows,
+    batch_rows,
 ) -> None:
     wh.ensure_meta()
     # schema changes before the workers start: raw tables exist (empty) for every approved center,
@@ -393,10 +436,11 @@ def _load_locked(
         wh,
         run_id,
         check_schema,
-        chunk_days or int(_env_float("IVORIS_LOAD_CHUNK_DAYS", CHUNK_DAYS)),
+        chunk_days or (int(_env_float("IVORIS_LOAD_CHUNK_DAYS", 0)) or None),
         batch_rows or BATCH_ROWS,
         RETRIES,
         _env_float("IVORIS_RETRY_BACKOFF_S", 1.0),
+        chunk_rows or int(_env_float("IVORIS_LOAD_CHUNK_ROWS", CHUNK_ROWS)),
     )
     _run_centers(ctx, ready, plan_days, rep, workers)
 
@@ -440,4 +484,4 @@ def _run_centers(ctx: _Ctx, ready: dict, plan_days: dict, rep: RunReport, worker
                 bar.advance()
 
 
-__all__ = ["load", "load_center", "check_live_schema", "resolve_dates", "spans"]
+__all__ = ["load", "load_center", "check_live_schema", "resolve_dates", "spans", "next_span", "span_days"]

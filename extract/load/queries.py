@@ -172,6 +172,10 @@ def conform_batches(
     schema = raw.arrow_schema()
     date_idx = [c.name for c in raw.columns].index(plan.date_column) if raw.by_date else None
     skipped = 0
+    loaded_at_value = pa.scalar(loaded_at, pa.timestamp("us"))
+    run_id_value = pa.scalar(run_id, pa.string())
+    if raw.by_date:
+        lo, hi = pa.scalar(date_from, pa.date32()), pa.scalar(date_to, pa.date32())
     for batch in batches:
         if batch.num_columns != len(raw.columns):
             raise ConfigError(
@@ -185,11 +189,8 @@ def conform_batches(
         n = batch.num_rows
         if raw.by_date:
             bdates = business_dates(batch.column(date_idx), plan.date_family or "")
-            keep = pc.and_(
-                pc.and_(pc.is_valid(bdates), pc.greater_equal(bdates, pa.scalar(date_from, pa.date32()))),
-                pc.less_equal(bdates, pa.scalar(date_to, pa.date32())),
-            )
-            keep = pc.fill_null(keep, False)
+            # NULL (not a date) compares to NULL: and_kleene + fill_null drop those rows too
+            keep = pc.fill_null(pc.and_kleene(pc.greater_equal(bdates, lo), pc.less_equal(bdates, hi)), False)
             for item in pc.value_counts(bdates):
                 day = item["values"].as_py()
                 write.rows_read[day] = write.rows_read.get(day, 0) + item["counts"].as_py()
@@ -202,8 +203,9 @@ def conform_batches(
             arrays.append(bdates)
         else:
             write.rows_read[None] = write.rows_read.get(None, 0) + n
-        arrays.append(pa.array([loaded_at] * n, pa.timestamp("us")))
-        arrays.append(pa.array([run_id] * n, pa.string()))
+        # constant columns built in Arrow, never as n Python objects
+        arrays.append(pa.repeat(loaded_at_value, n))
+        arrays.append(pa.repeat(run_id_value, n))
         yield pa.RecordBatch.from_arrays(arrays, schema=schema)
     if skipped:
         write.notes.append(f"{skipped} rows with a DATUM that is not a date in the range were not loaded")

@@ -12,7 +12,7 @@ import duckdb
 import pyarrow as pa
 
 from extract.config import Center
-from extract.errors import SourceUnavailableError
+from extract.errors import ConfigError, SourceUnavailableError
 from extract.sources.base import CatalogColumn, require_select
 
 CATALOG_SQL = """
@@ -36,6 +36,8 @@ def arrow_reader(
     return con.execute(sql, list(params)).fetch_record_batch(batch_rows)
 
 
+MEMORY_LIMIT_ENV, MEMORY_LIMIT_DEFAULT = "IVORIS_SOURCE_MEMORY_LIMIT", "256MB"
+
 _shared_lock = threading.Lock()
 _shared: dict[str, object] = {"pid": None, "instance": None}
 _aliases = itertools.count(1)
@@ -50,7 +52,20 @@ def _instance() -> duckdb.DuckDBPyConnection:
     """
     with _shared_lock:
         if _shared["pid"] != os.getpid():
-            _shared["instance"] = duckdb.connect(":memory:")
+            con = duckdb.connect(":memory:")
+            # the buffer pool caches the attached files' blocks; DuckDB's default (80 % of RAM) let a
+            # backfill grow to gigabytes. Empty env value: DuckDB's default.
+            limit = os.environ.get(MEMORY_LIMIT_ENV, MEMORY_LIMIT_DEFAULT).strip().replace("'", "")
+            if limit:
+                try:
+                    con.execute(f"SET memory_limit = '{limit}'")
+                except duckdb.Error as exc:
+                    con.close()
+                    raise ConfigError(
+                        f"{MEMORY_LIMIT_ENV}={limit!r} is not a valid DuckDB memory_limit "
+                        f"({str(exc).splitlines()[0]}); use a size such as 256MB, or unset it"
+                    ) from exc
+            _shared["instance"] = con
             _shared["pid"] = os.getpid()
         return _shared["instance"]  # type: ignore[return-value]
 
