@@ -280,6 +280,12 @@ def test_catch_up_loads_every_date_since_the_last_success(tmp_path, monkeypatch)
             "'center_a' AND run_id = ?",
             [rep.run_id],
         ).fetchone() == (2,)
+        # snapshot tables are replaced once per run (in the last transaction), not per span
+        assert con.execute(
+            "SELECT count(*), count(DISTINCT canonical_table) FROM ivoris_meta.load_audit WHERE center_id = "
+            "'center_a' AND run_id = ? AND business_date IS NULL",
+            [rep.run_id],
+        ).fetchone() == (2, 2)
     finally:
         con.close()
     assert load(settings, catch_up=True).center("center_a").dates_loaded == 0  # nothing left to do
@@ -428,3 +434,20 @@ def test_layout_names_are_used(project):
     finally:
         con.close()
     assert os.path.exists(wh_path(root).with_name("ivoris.duckdb.lock"))
+
+
+def test_spans_sized_by_rows_and_capped_by_days():
+    d = dt.date(2024, 1, 1)
+    days = loader.date_range(d, d + dt.timedelta(days=364))
+    # first transaction: FIRST_SPAN_DAYS; then ~chunk_rows at the rows per day seen so far
+    assert loader.span_days(0, 0, 1_000_000, None) == loader.FIRST_SPAN_DAYS
+    assert loader.span_days(31 * 300, 31, 1_000_000, None) == 3333
+    assert loader.span_days(31 * 100_000, 31, 1_000_000, None) == 10
+    assert loader.span_days(10**9, 31, 1_000_000, None) == 1  # never less than one date
+    assert loader.span_days(31 * 300, 31, 1_000_000, 2) == 2  # chunk_days caps
+    (first, last), nxt = loader.next_span(days, 0, 31)
+    assert (first, last, nxt) == (d, d + dt.timedelta(days=30), 31)
+    (first, last), nxt = loader.next_span(days, nxt, 3333)
+    assert (first, last, nxt) == (d + dt.timedelta(days=31), days[-1], 365)
+    gap = [d, d + dt.timedelta(days=1), d + dt.timedelta(days=5)]
+    assert loader.next_span(gap, 0, 100) == ((d, d + dt.timedelta(days=1)), 2)

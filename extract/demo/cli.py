@@ -76,8 +76,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
             "; a look:\n"
             f"  .venv/bin/python -c \"import duckdb; duckdb.connect('{duckdb_warehouse_path()}', read_only=True)"
             ".sql('from marts.chart_entries limit 5').show()\"\n"
-            f"  one day as a file:  ivoris export --date {ds.end_date} --format csv\n"
+            f"  one day as a file:  .venv/bin/ivoris export --date {ds.end_date} --format csv\n"
             "  docs lineage site:  make docs, then .venv/bin/dbt docs serve --port 8080\n"
-            "  problem centers and the review gate:  ivoris demo --problems"
+            "  problem centers and the review gate:  .venv/bin/ivoris demo --problems"
         )
     return code

@@ -135,7 +135,7 @@ class PartitionLoad:
         return [self.date_from + dt.timedelta(days=i) for i in range(n)]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class AuditRow:
     run_id: str
     center_id: str
@@ -151,7 +151,21 @@ class AuditRow:
     message: str = ""
 
     def values(self) -> tuple:
-        return tuple(getattr(self, c) for c in AUDIT_COLUMNS)
+        """In AUDIT_COLUMNS order (spelled out: a backfill writes ~700 audit rows per center)."""
+        return (
+            self.run_id,
+            self.center_id,
+            self.business_date,
+            self.canonical_table,
+            self.physical_table,
+            self.rows_read,
+            self.rows_written,
+            self.status,
+            self.started_at,
+            self.finished_at,
+            self.duration_s,
+            self.message,
+        )
 
 
 def utcnow() -> dt.datetime:
