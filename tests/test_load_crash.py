@@ -19,7 +19,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from test_load_helpers import END, env_for, make_project, raw_snapshot
+from test_load_helpers import END, content_columns, env_for, make_project, raw_snapshot
 
 pytestmark = pytest.mark.slow
 
@@ -65,16 +65,7 @@ def _partitions(db: Path) -> tuple[dict, dict, dict]:
             "SELECT table_schema, table_name FROM information_schema.tables WHERE table_schema LIKE 'raw_%'"
         ).fetchall()
         for schema, table in tables:
-            cols = [
-                c
-                for (c,) in con.execute(
-                    "SELECT column_name FROM information_schema.columns "
-                    "WHERE table_schema = ? AND table_name = ? "
-                    "ORDER BY ordinal_position",
-                    [schema, table],
-                ).fetchall()
-                if c not in ("_loaded_at", "_run_id")
-            ]
+            cols = content_columns(con, schema, table)
             rows = con.execute(
                 f'SELECT {", ".join(chr(34) + c + chr(34) for c in cols)} FROM "{schema}"."{table}"'  # noqa: S608 - test SQL over names from our own catalog
             ).fetchall()

@@ -237,6 +237,19 @@ def run_cli(
     )
 
 
+def content_columns(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> list[str]:
+    """A raw table's columns without the load metadata that differs between runs."""
+    return [
+        c
+        for (c,) in con.execute(
+            "SELECT column_name FROM information_schema.columns "
+            "WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position",
+            [schema, table],
+        ).fetchall()
+        if c not in ("_loaded_at", "_run_id")
+    ]
+
+
 def raw_snapshot(db: Path) -> dict[str, list[tuple]]:
     """Every raw table's rows without load metadata (sorted), plus the ok audit counts."""
     con = duckdb.connect(str(db), read_only=True)
@@ -247,16 +260,7 @@ def raw_snapshot(db: Path) -> dict[str, list[tuple]]:
             "WHERE table_schema LIKE 'raw_%' ORDER BY 1, 2"
         ).fetchall()
         for schema, table in tables:
-            cols = [
-                c
-                for (c,) in con.execute(
-                    "SELECT column_name FROM information_schema.columns "
-                    "WHERE table_schema = ? AND table_name = ? "
-                    "ORDER BY ordinal_position",
-                    [schema, table],
-                ).fetchall()
-                if c not in ("_loaded_at", "_run_id")
-            ]
+            cols = content_columns(con, schema, table)
             sel = ", ".join(f'"{c}"' for c in cols)
             out[f"{schema}.{table}"] = sorted(
                 con.execute(f'SELECT {sel} FROM "{schema}"."{table}"').fetchall(), key=repr  # noqa: S608 - test SQL over names from our own catalog
