@@ -48,9 +48,7 @@ def make_demo(
 
     start = end_date - dt.timedelta(days=days - 1)
     out_dir.mkdir(parents=True, exist_ok=True)
-    args = [
-        (i, seed, start, end_date, entries_per_day, unrelated_tables, str(out_dir)) for i in range(centers)
-    ]
+    args = [(i, seed, start, end_date, entries_per_day, unrelated_tables, str(out_dir)) for i in range(centers)]
     with ProcessPoolExecutor(max_workers=max(1, cores())) as pool:
         written = list(pool.map(_write_one_center, args, chunksize=4))
     doc = {
@@ -96,9 +94,7 @@ def approve_all(settings: Settings) -> None:
     from extract.discover.review import approve_centers
 
     refused = [
-        f"{o.center_id}: {o.reason}"
-        for o in approve_centers(settings, None, True, "ivoris bench")
-        if not o.approved
+        f"{o.center_id}: {o.reason}" for o in approve_centers(settings, None, True, "ivoris bench") if not o.approved
     ]
     if refused:
         raise IvorisError(f"bench: approval of the demo mappings refused: {refused[:5]}")
@@ -109,11 +105,16 @@ def subset(settings: Settings, n: int) -> Settings:
 
 
 def load_range(
-    settings: Settings, date_from: dt.date, date_to: dt.date, *, workers: int | None = None
+    settings: Settings,
+    date_from: dt.date,
+    date_to: dt.date,
+    *,
+    workers: int | None = None,
+    check_schema: bool = True,
 ) -> Any:
     from extract.load.loader import load
 
-    return load(settings, date_from=date_from, date_to=date_to, workers=workers)
+    return load(settings, date_from=date_from, date_to=date_to, workers=workers, check_schema=check_schema)
 
 
 def ok(result: Any) -> bool:

@@ -40,9 +40,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     doc = {
         "bench": {
             "ivoris_version": __version__,
-            "command": "ivoris " + " ".join(sys.argv[1:])
-            if sys.argv[0].endswith("ivoris")
-            else "ivoris bench",
+            "command": "ivoris " + " ".join(sys.argv[1:]) if sys.argv[0].endswith("ivoris") else "ivoris bench",
             "quick": plan.quick,
             "repeat": plan.repeat,
             "sections": list(plan.sections),

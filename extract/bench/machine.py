@@ -50,6 +50,6 @@ def describe() -> dict:
         "python": sys.version.split()[0],
         "versions": {
             name: _version(name)
-            for name in ("ivoris-elt", "duckdb", "dbt-core", "dbt-duckdb", "pyarrow", "dlt", "psutil")
+            for name in ("ivoris-elt", "duckdb", "dbt-core", "dbt-duckdb", "pyarrow", "dlt")
         },
     }

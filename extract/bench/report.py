@@ -155,50 +155,19 @@ def rows_of(results: dict[str, Any], *, quick: bool) -> list[Row]:
     x = results.get("dlt", {})
     if x and not x.get("available", True):
         out.append(Row("dlt", "dlt not installed: comparison skipped", None, "s"))
-    if "nightly" in x:
-        xn = x["nightly"]
-        out.append(
-            Row(
-                "dlt",
-                f"dlt nightly load, {xn['centers']} centers, one date",
-                xn["dlt"]["seconds"]["median"],
-                "s",
-            )
+    for case, target, ok in (("nightly", ">= 10x", lambda v: v >= 10), ("backfill", "> 1x", lambda v: v > 1)):
+        if case not in x:
+            continue
+        c = x[case]
+        what = (
+            f"{c['centers']} centers, one date" if case == "nightly" else f"{c['centers']} centers x {c['days']} days"
         )
-        if "ours_load_s" in xn:
-            out.append(Row("dlt", "ivoris nightly load, same rows", xn["ours_load_s"], "s"))
-            out.append(
-                Row(
-                    "dlt",
-                    "ivoris speed-up over dlt (nightly)",
-                    xn["speedup"],
-                    "x",
-                    ">= 10x",
-                    _judge(full, xn["speedup"] >= 10),
-                )
-            )
-    if "backfill" in x:
-        xb = x["backfill"]
+        out.append(Row("dlt", f"dlt {case} load, {what}", c["dlt"]["seconds"]["median"], "s"))
+        out.append(Row("dlt", f"ivoris {case} load, same rows, same harness", c["ours"]["seconds"]["median"], "s"))
+        out.append(Row("dlt", f"dlt {case} peak RSS", c["dlt"]["peak_rss_bytes"]["median"], "bytes"))
         out.append(
-            Row(
-                "dlt",
-                f"dlt backfill, {xb['centers']} centers x {xb['days']} days",
-                xb["dlt"]["seconds"]["median"],
-                "s",
-            )
+            Row("dlt", f"ivoris speed-up over dlt ({case})", c["speedup"], "x", target, _judge(full, ok(c["speedup"])))
         )
-        out.append(Row("dlt", "dlt backfill peak RSS", xb["dlt"]["peak_rss_bytes"]["median"], "bytes"))
-        if "speedup" in xb:
-            out.append(
-                Row(
-                    "dlt",
-                    "ivoris speed-up over dlt (backfill)",
-                    xb["speedup"],
-                    "x",
-                    "> 1x",
-                    _judge(full, xb["speedup"] > 1),
-                )
-            )
     for section, res in results.items():
         if isinstance(res, dict) and "error" in res:
             out.append(Row(section, f"FAILED: {res['error'].splitlines()[0][:90]}", None, "s"))

@@ -156,9 +156,7 @@ class Bench:
         dates = [demo.first_day() + dt.timedelta(days=i) for i in range(demo.days)]
         sizes: dict[str, dict] = {}
         for n in self.plan.nightly_sizes:
-            cfg = self._subset_config(
-                replace(demo, settings=adapters.subset(demo.settings, n)), f"nightly_{n}"
-            )
+            cfg = self._subset_config(replace(demo, settings=adapters.subset(demo.settings, n)), f"nightly_{n}")
             work = self.root / f"nightly_{n}"
             with isolated_project(self.root, f"nightly_{n}", cfg):
                 # First deployment (untimed): render, load the first date, build everything.
@@ -186,9 +184,7 @@ class Bench:
             e2e = sizes[str(n)]["phases_s"]["end to end"]["median"]
             log.info("bench: nightly %d centers: %.2f s end to end", n, e2e)
         ns = [float(n) for n in self.plan.nightly_sizes]
-        marginal = {
-            p: slope(ns, [sizes[str(int(n))]["phases_s"][p]["median"] for n in ns]) * 1000 for p in PHASES
-        }
+        marginal = {p: slope(ns, [sizes[str(int(n))]["phases_s"][p]["median"] for n in ns]) * 1000 for p in PHASES}
         return {
             "command": "ivoris --config <centers> run --date D --report R (a fresh process per run)",
             "entries_per_center_per_day": demo.entries_per_day,
@@ -197,9 +193,7 @@ class Bench:
             "demo_generation_s": round(demo.seconds, 2),
         }
 
-    def ivoris_run(
-        self, config: Path, day: dt.date | tuple[dt.date, dt.date], report: Path
-    ) -> tuple[float, dict]:
+    def ivoris_run(self, config: Path, day: dt.date | tuple[dt.date, dt.date], report: Path) -> tuple[float, dict]:
         """`ivoris run --date DAY` (or --from --to) as the scheduler starts it: a fresh process.
         Returns (wall seconds, run report)."""
         report.parent.mkdir(parents=True, exist_ok=True)
@@ -231,9 +225,7 @@ class Bench:
         doc = json.loads(report.read_text(encoding="utf-8"))
         doc["dbt_nodes"] = dbt_nodes_run()
         if not doc["dbt_nodes"].get("nodes"):
-            raise IvorisError(
-                f"bench: `ivoris run --date {day}` ran no dbt node: the marts were not refreshed"
-            )
+            raise IvorisError(f"bench: `ivoris run --date {day}` ran no dbt node: the marts were not refreshed")
         return total, doc
 
     # -- 2. backfill -----------------------------------------------------------------------
@@ -311,8 +303,7 @@ class Bench:
             written = len(list(fresh.mappings_dir.glob("*.yml")))
             if written != len(settings.centers):
                 raise IvorisError(
-                    f"bench: discovery wrote {written} mappings for {len(settings.centers)} centers "
-                    f"({result!r})"
+                    f"bench: discovery wrote {written} mappings for {len(settings.centers)} centers ({result!r})"
                 )
         return {
             "centers": len(settings.centers),
@@ -322,73 +313,62 @@ class Bench:
 
     # -- 4. dlt ----------------------------------------------------------------------------
     def dlt(self, results: dict) -> dict:
+        """dlt and our loader over the same rows, in the same harness (a fresh process each, empty
+        destination), runs alternating so machine load hits both alike: the nightly case (largest
+        nightly size, the timed dates) and the backfill case (section 2's centers and dates)."""
         version = dlt_side.available()
         if version is None:
             return {
                 "available": False,
                 "note": "dlt is not installed: `pip install -e '.[bench]'` adds it; comparison skipped",
             }
-        out: dict = {"available": True, "dlt_version": version}
         p = self.plan
-        # Nightly: the same centers and business dates as our timed nightly runs at the largest size.
         demo = self.nightly_demo()
-        n = max(p.nightly_sizes)
-        cfg = self._subset_config(demo, "dlt_nightly")
         dates = [demo.first_day() + dt.timedelta(days=i) for i in range(1, demo.days)]
-        runs = []
-        for i, day in enumerate(dates):
-            dest = self.root / "dlt" / f"nightly_{i}.duckdb"
-            r = self.subprocess(
-                "dlt",
-                {
-                    "config": str(cfg),
-                    "date_from": day.isoformat(),
-                    "date_to": day.isoformat(),
-                    "destination": str(dest),
-                    "pipelines_dir": str(self.root / "dlt" / f"pl_n{i}"),
-                },
-            )
-            r["expected_rows"] = expected_rows(demo.settings, self._canonical(), day, day)
-            runs.append(r)
-            dest.unlink(missing_ok=True)
-        nightly = {
-            "centers": n,
-            "dlt": summarize(runs),
-            "same_rows": all(r["rows"] == r["expected_rows"] for r in runs),
-        }
-        ours = results.get("nightly", {}).get("sizes", {}).get(str(n), {}).get("phases_s", {}).get("load")
-        if ours:
-            nightly["ours_load_s"] = ours["median"]
-            nightly["speedup"] = nightly["dlt"]["seconds"]["median"] / ours["median"]
-        out["nightly"] = nightly
-        out["mode"] = runs[0].get("mode")
-        out["sql_database"] = runs[0].get("sql_database")
-        # Backfill: the same rows as section 2.
+        nightly = self._side_by_side("nightly", demo, [(d, d) for d in dates])
+        ours_run = results.get("nightly", {}).get("sizes", {}).get(str(max(p.nightly_sizes)), {})
+        if ours_run:
+            nightly["ours_load_phase_of_ivoris_run_s"] = ours_run["phases_s"]["load"]["median"]
         bdemo = self.demo(p.backfill_centers, p.backfill_days)
-        cfg = self._subset_config(bdemo, "dlt_backfill")
-        runs = []
-        for i in range(p.repeat):
-            dest = self.root / "dlt" / f"backfill_{i}.duckdb"
-            runs.append(
-                self.subprocess(
-                    "dlt",
-                    {
-                        "config": str(cfg),
-                        "date_from": bdemo.first_day().isoformat(),
-                        "date_to": bdemo.end_date.isoformat(),
-                        "destination": str(dest),
-                        "pipelines_dir": str(self.root / "dlt" / f"pl_b{i}"),
-                    },
-                )
+        backfill = self._side_by_side("backfill", bdemo, [(bdemo.first_day(), bdemo.end_date)] * p.repeat)
+        backfill["days"] = p.backfill_days
+        first = nightly["dlt"]
+        return {
+            "available": True,
+            "dlt_version": version,
+            "mode": first.get("mode"),
+            "sql_database": first.get("sql_database"),
+            "nightly": nightly,
+            "backfill": backfill,
+        }
+
+    def _side_by_side(self, name: str, demo: Demo, spans: list[tuple[dt.date, dt.date]]) -> dict:
+        cfg = self._subset_config(demo, f"dlt_{name}")
+        work = self.root / "dlt"
+        dlt_runs, our_runs, same = [], [], True
+        for i, (first, last) in enumerate(spans):
+            dates = {"config": str(cfg), "date_from": first.isoformat(), "date_to": last.isoformat()}
+            expected = expected_rows(demo.settings, self._canonical(), first, last)
+            dest = work / f"{name}_{i}.duckdb"
+            r = self.subprocess(
+                "dlt", {**dates, "destination": str(dest), "pipelines_dir": str(work / f"pl_{name}_{i}")}
             )
             dest.unlink(missing_ok=True)
-        backfill = {"centers": len(bdemo.settings.centers), "days": p.backfill_days, "dlt": summarize(runs)}
-        ours_b = results.get("backfill", {}).get("ours")
-        if ours_b:
-            backfill["ours_s"] = ours_b["seconds"]["median"]
-            backfill["speedup"] = backfill["dlt"]["seconds"]["median"] / ours_b["seconds"]["median"]
-            backfill["same_rows"] = all(r["rows"] == results["backfill"]["expected_rows"] for r in runs)
-        out["backfill"] = backfill
+            wh = work / f"ours_{name}_{i}.duckdb"
+            # Like dlt: copy only (the nightly run checks the mappings in its own phase).
+            o = self.subprocess("load", {**dates, "workers": self.plan.workers, "check_schema": False}, warehouse=wh)
+            o["rows"] = warehouse_rows(wh)
+            wh.unlink(missing_ok=True)
+            same = same and r["rows"] == expected and o["rows"] == expected
+            dlt_runs.append(r)
+            our_runs.append(o)
+        out = {
+            "centers": len(demo.settings.centers),
+            "dlt": summarize(dlt_runs),
+            "ours": summarize(our_runs),
+            "same_rows": same,
+        }
+        out["speedup"] = out["dlt"]["seconds"]["median"] / out["ours"]["seconds"]["median"]
         return out
 
     # -- helpers ---------------------------------------------------------------------------

@@ -25,7 +25,16 @@ def _rss_now() -> int:
 
 
 def _peak_rss() -> int:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
+    """This process's own peak RSS: VmHWM of its memory map. (getrusage's ru_maxrss is not: Linux carries
+    the parent's RSS at fork over the exec, so a small job would report the bench's own footprint.)"""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # not Linux: KiB or bytes
 
 
 def _dates(spec: dict) -> tuple[dt.date, dt.date]:
@@ -42,7 +51,9 @@ def job_load(spec: dict) -> dict:
     date_from, date_to = _dates(spec)
     base = _rss_now()
     t0 = time.perf_counter()
-    report = adapters.load_range(settings, date_from, date_to, workers=spec.get("workers"))
+    report = adapters.load_range(
+        settings, date_from, date_to, workers=spec.get("workers"), check_schema=spec.get("check_schema", True)
+    )
     seconds = time.perf_counter() - t0
     return {"seconds": seconds, "baseline_rss_bytes": base, "report": adapters.describe_report(report)}
 
