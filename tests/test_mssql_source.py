@@ -410,14 +410,14 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def test_centers_mssql_config_matches_the_demo_seeder():
-    """config/centers.mssql.yml is what `ivoris demo --target mssql` points centers at."""
+    """config/mssql/centers.yml is what `ivoris demo --target mssql` points centers at."""
     import yaml
 
     from extract.config import load_settings
     from extract.demo.reference import DEFAULT_CENTERS
     from extract.demo.sql_writers import MSSQL_DEFAULTS, database_name
 
-    settings = load_settings(REPO / "config" / "centers.mssql.yml")
+    settings = load_settings(REPO / "config" / "mssql" / "centers.yml")
     assert [c.id for c in settings.centers] == [cid for cid, _, _ in DEFAULT_CENTERS]
     for center in settings.centers:
         src = center.source
@@ -430,7 +430,7 @@ def test_centers_mssql_config_matches_the_demo_seeder():
         assert src.driver == "ODBC Driver 18 for SQL Server" and src.encrypt is True
         assert src.trust_server_certificate is True  # self-signed docker certificate, commented in the file
         assert (src.user_env, src.password_env) == ("IVORIS_MSSQL_USER", "IVORIS_MSSQL_PASSWORD")
-    text = (REPO / "config" / "centers.mssql.yml").read_text()
+    text = (REPO / "config" / "mssql" / "centers.yml").read_text()
     assert "password:" not in text.lower().replace("password_env:", "")
     assert yaml.safe_load(text)["centers"][0]["source"]["database"] == "DentalDB_01"
 
