@@ -222,6 +222,8 @@ def test_transient_errors_are_retried_terminal_are_not(project, monkeypatch):
             return self.inner.fetch_batches(sql, params, batch_rows)
 
     monkeypatch.setattr(loader, "open_source", lambda c: Flaky(real_open(c), c.id))
+    # the rows go through the source reader (as from SQL Server), not the in-warehouse copy
+    monkeypatch.setenv("IVORIS_DIRECT_COPY", "0")
     rep = load(settings, dates=[END], center_ids=["center_a", "center_b"])
     a, b = rep.center("center_a"), rep.center("center_b")
     assert a.status == "ok" and b.status == "ok"
@@ -451,3 +453,73 @@ def test_spans_sized_by_rows_and_capped_by_days():
     assert (first, last, nxt) == (d + dt.timedelta(days=31), days[-1], 365)
     gap = [d, d + dt.timedelta(days=1), d + dt.timedelta(days=5)]
     assert loader.next_span(gap, 0, 100) == ((d, d + dt.timedelta(days=1)), 2)
+
+
+def _partitions_and_audit(db: Path) -> tuple[dict, list]:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        parts = {}
+        for schema, table in con.execute(
+            "SELECT table_schema, table_name FROM information_schema.tables WHERE table_schema LIKE 'raw_%'"
+        ).fetchall():
+            cols = {r[0] for r in con.execute(f"DESCRIBE \"{schema}\".\"{table}\"").fetchall()}  # noqa: S608
+            if layout.BUSINESS_DATE in cols:
+                parts[f"{schema}.{table}"] = sorted(
+                    con.execute(
+                        f'SELECT "ID", "{layout.BUSINESS_DATE}" FROM "{schema}"."{table}"'  # noqa: S608
+                    ).fetchall()
+                )
+        audit = sorted(
+            con.execute(
+                "SELECT center_id, business_date, canonical_table, rows_read, rows_written, status, message "
+                "FROM ivoris_meta.load_audit"
+            ).fetchall(),
+            key=repr,
+        )
+        return parts, audit
+    finally:
+        con.close()
+
+
+def test_in_warehouse_copy_equals_the_arrow_path_row_for_row(project, monkeypatch):
+    """DuckDB center files are copied by the warehouse itself (INSERT … SELECT); the rows, their
+    business dates, the audit counts and the notes must be exactly what the Arrow path gives,
+    including DATUM values that are not dates or lie outside the range."""
+    root, cfg = project
+    tricky = {
+        "center_a": ("KARTEI_MN", [20261132, 2026111, -20261119, 20261119, 99999999]),
+        "center_b": ("KARTEI_X7Q", ["2026111x", " 20261119 ", "\t20261118\n", "20261131", "2026-11-19", ""]),
+        "center_c": ("KARTEI", [dt.date(2026, 11, 15), dt.date(2026, 11, 21)]),
+        "center_d": ("KARTEI_Z9", [dt.datetime(2026, 11, 20, 23, 59, 59, 999999), dt.datetime(2026, 11, 21)]),
+    }
+    for cid, (table, values) in tricky.items():
+        con = duckdb.connect(str(root / "centers" / f"{cid}.duckdb"))
+        delkz = con.execute(
+            f"SELECT data_type FROM information_schema.columns WHERE table_name = '{table}' AND column_name = 'DELKZ'"  # noqa: S608
+        ).fetchone()[0]
+        for i, value in enumerate(values):
+            con.execute(
+                f'INSERT INTO ck."{table}" VALUES (?, 1, ?, ?, ?)',  # noqa: S608
+                [9000 + i, value, f"tricky {i}", False if delkz == "BOOLEAN" else 0],
+            )
+        con.close()
+    settings = load_settings(cfg)
+    results = {}
+    for mode in ("1", "0"):
+        monkeypatch.setenv("IVORIS_DIRECT_COPY", mode)
+        db = root / "warehouse" / f"mode_{mode}.duckdb"
+        monkeypatch.setenv("IVORIS_DUCKDB_PATH", str(db))
+        rep = load(settings, date_from=FROM, date_to=TO)
+        assert rep.exit_code == 0, [(c.center_id, c.message) for c in rep.centers]
+        results[mode] = (raw_snapshot(db), *_partitions_and_audit(db))
+    direct, arrow = results["1"], results["0"]
+    assert direct[0] == arrow[0]  # every raw row, every column
+    assert direct[1] == arrow[1]  # business dates
+    assert direct[2] == arrow[2]  # audit: rows read and written per partition, notes
+    # only center_b's text DATUMs fall in the range without being dates ('2026111x' sorts inside it)
+    assert {a[0] for a in direct[2] if a[6]} == {"center_b"}
+    assert dict(direct[1]["raw_center_a.KARTEI_MN"])[9003] == dt.date(2026, 11, 19)
+    loaded_d = dict(direct[1]["raw_center_d.KARTEI_Z9"])
+    assert loaded_d[9000] == dt.date(2026, 11, 20) and 9001 not in loaded_d
+    # padded text sorts outside the range; '2026111x' is read and counted, never loaded
+    assert not {i for i, _ in direct[1]["raw_center_b.KARTEI_X7Q"]} & set(range(9000, 9010))

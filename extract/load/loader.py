@@ -16,6 +16,7 @@ exponential backoff; terminal ones fail the center at once. One failing center n
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import random
@@ -27,7 +28,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from extract.canonical import Canonical, load_canonical
 from extract.config import Center, Settings
 from extract.errors import IvorisError, SchemaDriftError
-from extract.load.queries import TablePlan, conform_batches, plan_tables
+from extract.load.queries import TablePlan, conform_batches, direct_copy, direct_copy_supported, plan_tables
 from extract.load.report import CenterResult, RunReport, new_run_id, redact
 from extract.log import log, progress
 from extract.mapping import Mapping, load_approved
@@ -144,6 +145,16 @@ class _Ctx:
         self.retries = retries
         self.backoff_s = backoff_s
 
+    def direct_copy(self, center: Center, plans: list[TablePlan]) -> bool:
+        """Whether the warehouse can copy this center itself: a DuckDB file into the DuckDB
+        warehouse, every table of types the SQL conforms exactly (IVORIS_DIRECT_COPY=0: never)."""
+        return (
+            os.environ.get("IVORIS_DIRECT_COPY", "1") != "0"
+            and center.source.type == "duckdb"
+            and hasattr(self.wh, "attached")
+            and all(direct_copy_supported(p) for p in plans)
+        )
+
     def transient(self, exc: BaseException) -> bool:
         return bool(getattr(exc, "transient", False)) or self.wh.is_transient(exc)
 
@@ -227,8 +238,11 @@ def load_center(
     span = None
     span_plans = plans
     started = utcnow()
+    direct = ctx.direct_copy(center, plans)
+    stack = contextlib.ExitStack()
     try:
-        ctx.retrying("opening the source", center.id, connect, res)
+        if ctx.check_schema or not direct:
+            ctx.retrying("opening the source", center.id, connect, res)
         if ctx.check_schema:
             phase = "check"
             ctx.retrying(
@@ -239,6 +253,10 @@ def load_center(
                 on_retry=connect,
             )
         phase = "load"
+        if direct:  # the warehouse reads the center file itself (see DirectCopy)
+            phase = "source"
+            holder["alias"] = stack.enter_context(ctx.wh.attached(center.source.path, center.id))
+            phase = "load"
         days = sorted(set(days))
         dated = [p for p in plans if p.raw.by_date]
         i = rows_by_date = days_done = 0
@@ -283,6 +301,7 @@ def load_center(
                     "%s: could not record the failure in the audit (%s)", center.id, type(audit_exc).__name__
                 )
     finally:
+        stack.close()
         src = holder.pop("source", None)
         if src is not None:
             try:
@@ -301,10 +320,15 @@ def _span_rows(audit: list[AuditRow]) -> dict[str, int]:
 
 def _replace(ctx: _Ctx, center: Center, plans: list[TablePlan], holder: dict, span) -> list[AuditRow]:
     """One transaction for one center and span: source batches stream into the open transaction."""
-    source = holder["source"]
     started = utcnow()
     writes, gens = [], []
+    alias = holder.get("alias")
     for plan in plans:
+        if alias is not None:
+            copy = direct_copy(plan, alias, span[0], span[1], started, ctx.run_id)
+            writes.append(TableWrite(plan.raw, batches=(), copy=copy))
+            continue
+        source = holder["source"]
         write = TableWrite(plan.raw, batches=())
         raw_batches = source.fetch_batches(plan.select_sql(), plan.params(*span), ctx.batch_rows)
         write.batches = conform_batches(

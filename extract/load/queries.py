@@ -15,11 +15,12 @@ from dataclasses import dataclass
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from extract import layout
 from extract.canonical import Canonical
 from extract.errors import ConfigError
 from extract.identifiers import check, qualified, quote
 from extract.mapping import Mapping
-from extract.warehouse.base import FAMILY_ARROW, METADATA_COLUMNS, RawColumn, RawTable, TableWrite
+from extract.warehouse.base import FAMILY_ARROW, METADATA_COLUMNS, DirectCopy, RawColumn, RawTable, TableWrite
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,7 @@ class TablePlan:
     source_schema: str | None
     date_column: str | None  # physical DATUM column (by_date tables)
     date_family: str | None  # integer | text | date | datetime
+    physical_types: tuple[str, ...] = ()  # the mapped catalog type of each of raw.columns
 
     @property
     def from_clause(self) -> str:
@@ -39,13 +41,16 @@ class TablePlan:
 
     def select_sql(self) -> str:
         cols = ", ".join(quote(c.name, center_id=self.raw.center_id) for c in self.raw.columns)
-        sql = f"SELECT {cols} FROM {self.from_clause}"  # noqa: S608 - validated, quoted identifiers
+        return f"SELECT {cols} FROM {self.from_clause}{self.date_filter()}"  # noqa: S608 - quoted identifiers
+
+    def date_filter(self) -> str:
+        """The WHERE clause on DATUM for params(); empty for snapshot tables."""
         if not self.raw.by_date:
-            return sql
+            return ""
         datum = quote(self.date_column or "", center_id=self.raw.center_id)
         if self.date_family == "datetime":
-            return f"{sql} WHERE {datum} >= ? AND {datum} < ?"
-        return f"{sql} WHERE {datum} BETWEEN ? AND ?"
+            return f" WHERE {datum} >= ? AND {datum} < ?"
+        return f" WHERE {datum} BETWEEN ? AND ?"
 
     def params(self, date_from: dt.date, date_to: dt.date) -> list:
         """Bound parameters for the date filter, in the center's DATUM representation."""
@@ -82,7 +87,7 @@ def plan_tables(mapping: Mapping, canonical: Canonical, schema: str | None = Non
                 center_id=cid,
             )
         check(tm.physical, what="table", center_id=cid)
-        cols = []
+        cols, types = [], []
         for cc in ct.loaded_columns:
             cm = tm.columns.get(cc.name)
             if cm is None:
@@ -98,6 +103,7 @@ def plan_tables(mapping: Mapping, canonical: Canonical, schema: str | None = Non
                     f"{ct.name}.{cm.physical} collides with a load metadata column", center_id=cid
                 )
             cols.append(RawColumn(cm.physical, cm.family, cc.name))
+            types.append(cm.data_type)
         date_col = date_fam = None
         if ct.load == "by_date":
             dm = tm.columns[ct.date_column]
@@ -110,6 +116,7 @@ def plan_tables(mapping: Mapping, canonical: Canonical, schema: str | None = Non
                 source_schema=src_schema,
                 date_column=date_col,
                 date_family=date_fam,
+                physical_types=tuple(types),
             )
         )
     return plans
@@ -209,3 +216,94 @@ def conform_batches(
         yield pa.RecordBatch.from_arrays(arrays, schema=schema)
     if skipped:
         write.notes.append(f"{skipped} rows with a DATUM that is not a date in the range were not loaded")
+
+
+# --- in-warehouse copy (a DuckDB center file into the DuckDB warehouse) ---------------------------
+# The warehouse ATTACHes the center file read-only and runs INSERT … SELECT: the rows never pass
+# through Python, which makes a backfill ~2.5x faster. The SQL conforms rows exactly as
+# conform_batches does in Arrow (tests load the demo both ways and compare every raw row).
+
+# What pc.utf8_trim_whitespace trims in practice: ASCII whitespace and the no-break space.
+_WHITESPACE = "' ' || chr(9) || chr(10) || chr(11) || chr(12) || chr(13) || chr(160)"
+_SQL_TYPE = {"integer": "BIGINT", "text": "VARCHAR", "date": "DATE", "datetime": "TIMESTAMP", "boolean": "BOOLEAN"}
+# Physical types whose conversion the SQL reproduces exactly; any other (a TIMESTAMPTZ, say) is
+# copied through Arrow.
+_DIRECT_TYPES = {
+    "integer": {"tinyint", "smallint", "integer", "int", "bigint", "int1", "int2", "int4", "int8"},
+    "text": {"varchar", "char", "text", "string", "bpchar"},
+    "date": {"date"},
+    "datetime": {"timestamp", "datetime", "timestamp_us"},
+    "boolean": {"boolean", "bool"},
+}
+
+
+# {...}: validated, quoted identifiers and the SQL built from them; values are always ? parameters
+T_DIRECT_CONFORM = "SELECT {casts}, {business_date} AS {bd} FROM {source}{where}"
+T_DIRECT_INSERT_DATED = (
+    "INSERT INTO {target} ({columns}) SELECT {names}, {bd}, ?, ? FROM ({inner}) AS conformed "
+    "WHERE {bd} BETWEEN ? AND ?"
+)
+T_DIRECT_INSERT_SNAPSHOT = "INSERT INTO {target} ({columns}) SELECT {casts}, ?, ? FROM {source}"
+
+
+def business_date_sql(column: str, family: str) -> str:
+    """business_dates() as DuckDB SQL: DATUM as a DATE, NULL where it is not a valid date."""
+    if family in ("date", "datetime"):
+        return f"CAST({column} AS DATE)"
+    if family == "integer":  # eight decimal digits: exactly the integers 10000000..99999999
+        return (
+            f"CASE WHEN {column} BETWEEN 10000000 AND 99999999 "
+            f"THEN CAST(try_strptime(CAST({column} AS VARCHAR), '%Y%m%d') AS DATE) END"
+        )
+    if family == "text":
+        text = f"trim({column}, {_WHITESPACE})"
+        return (
+            f"CASE WHEN regexp_full_match({text}, '[0-9]{{8}}') "
+            f"THEN CAST(try_strptime({text}, '%Y%m%d') AS DATE) END"
+        )
+    raise ValueError(family)
+
+
+def direct_copy_supported(plan: TablePlan) -> bool:
+    """Whether direct_copy reproduces conform_batches for this table (by the mapped physical types)."""
+    if len(plan.physical_types) != len(plan.raw.columns):
+        return False
+    for col, data_type in zip(plan.raw.columns, plan.physical_types, strict=True):
+        if data_type.lower().split("(")[0].strip() not in _DIRECT_TYPES.get(col.family, ()):
+            return False
+    return True
+
+
+def direct_copy(
+    plan: TablePlan, alias: str, date_from: dt.date | None, date_to: dt.date | None, loaded_at, run_id: str
+) -> DirectCopy:
+    raw = plan.raw
+    cid = raw.center_id
+    schema = plan.source_schema or "main"
+    source = f"{quote(alias)}.{qualified(schema, raw.physical, center_id=cid)}"
+    names = [quote(c.name, center_id=cid) for c in raw.columns]
+    casts = [f"CAST({n} AS {_SQL_TYPE[c.family]}) AS {n}" for n, c in zip(names, raw.columns, strict=True)]
+    where = plan.date_filter()
+    params = plan.params(date_from, date_to) if raw.by_date else []
+    bd = quote(layout.BUSINESS_DATE)
+    meta = [quote(layout.LOADED_AT), quote(layout.RUN_ID)]
+    target = qualified(raw.schema, raw.physical)
+    if raw.by_date:
+        inner = T_DIRECT_CONFORM.format(
+            casts=", ".join(casts),
+            business_date=business_date_sql(quote(plan.date_column or "", center_id=cid), plan.date_family or ""),
+            bd=bd,
+            source=source,
+            where=where,
+        )
+        insert = T_DIRECT_INSERT_DATED.format(
+            target=target, columns=", ".join([*names, bd, *meta]), names=", ".join(names), bd=bd, inner=inner
+        )
+        insert_params = [loaded_at, run_id, *params, date_from, date_to]  # in the order of the ?s
+    else:
+        insert = T_DIRECT_INSERT_SNAPSHOT.format(
+            target=target, columns=", ".join([*names, *meta]), casts=", ".join(casts), source=source
+        )
+        insert_params = [loaded_at, run_id]
+    count = f"SELECT count(*) AS n FROM {source}{where}"  # noqa: S608 - validated, quoted identifiers
+    return DirectCopy(insert, insert_params, count, list(params))

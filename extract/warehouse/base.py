@@ -103,6 +103,17 @@ class RawTable:
         return pa.schema(fields)
 
 
+@dataclass(frozen=True)
+class DirectCopy:
+    """A raw table's rows of one span that the warehouse copies itself from a center it has attached
+    (DuckDB file into DuckDB warehouse): INSERT … SELECT, the rows never pass through Python."""
+
+    insert_sql: str  # conforms the rows as conform_batches does; returns the rows inserted
+    insert_params: list
+    count_sql: str  # rows the source holds for the span: rows_read (the difference was not loaded)
+    count_params: list
+
+
 @dataclass
 class TableWrite:
     """The new content of one raw table's partitions: a stream of batches in `table.arrow_schema()`.
@@ -115,6 +126,7 @@ class TableWrite:
     batches: Iterable[pa.RecordBatch]
     rows_read: dict[dt.date | None, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    copy: DirectCopy | None = None  # instead of batches: the warehouse reads the attached source
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ at commit, and replays the WAL when the file is opened next.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import os
 import threading
 from collections.abc import Iterator
@@ -226,6 +227,7 @@ class DuckDBWarehouse:
     def replace_partitions(self, load: PartitionLoad) -> list[AuditRow]:
         cur = self._cur()
         inserted: dict[tuple[str, dt.date | None], int] = {}
+        copied: dict[str, int] = {}  # canonical table -> rows a DirectCopy inserted
         cur.begin()
         try:
             for w in load.writes:
@@ -236,6 +238,9 @@ class DuckDBWarehouse:
                     )
                 else:
                     cur.execute(render(T_DELETE_ALL, table=target))
+                if w.copy is not None:
+                    copied[w.table.canonical] = int(cur.execute(w.copy.insert_sql, w.copy.insert_params).fetchone()[0])
+                    continue
                 names = ", ".join(quote(f.name) for f in w.table.arrow_schema())
                 for batch in w.batches:
                     if batch.num_rows == 0:
@@ -247,6 +252,7 @@ class DuckDBWarehouse:
                     finally:
                         cur.unregister("__ivoris_batch")
             written = self._written(cur, load)
+            _count_copies(load, written, copied, inserted)
             check_written(load, written, inserted)
             finished = utcnow()
             rows = audit_rows(load, written, finished)
@@ -262,6 +268,36 @@ class DuckDBWarehouse:
                 pass
             raise
 
+    @contextmanager
+    def attached(self, path: Path, center_id: str) -> Iterator[str]:
+        """The center file ATTACHed read-only to this worker's connection, under a generated alias
+        (never a name from the center), for DirectCopy writes; detached afterwards."""
+        from extract.errors import SourceUnavailableError
+
+        if not Path(path).exists():
+            raise SourceUnavailableError(
+                f"database file {path} does not exist: check source.path in the config "
+                "(or run `ivoris demo` for the demo centers)",
+                center_id=center_id,
+            )
+        cur = self._cur()
+        alias = f"ivoris_src_{next(_aliases)}"
+        try:
+            cur.execute(f"ATTACH '{str(path).replace(chr(39), chr(39) * 2)}' AS {quote(alias)} (READ_ONLY)")
+        except duckdb.Error as exc:
+            raise SourceUnavailableError(
+                f"cannot open {path} read-only ({type(exc).__name__}: {str(exc).splitlines()[0]}); "
+                "the file may be corrupt or not a DuckDB database",
+                center_id=center_id,
+            ) from exc
+        try:
+            yield alias
+        finally:
+            try:
+                cur.execute(f"DETACH {quote(alias)}")
+            except duckdb.Error as exc:  # noqa: BLE001 - stays attached read-only until close
+                log.debug("%s: could not detach %s (%s)", center_id, path, exc)
+
     def _written(self, cur, load: PartitionLoad) -> dict[tuple[str, dt.date | None], int]:
         """Rows now in the replaced partitions, read back inside the transaction (one query)."""
         out: dict[tuple[str, dt.date | None], int] = {}
@@ -275,8 +311,14 @@ class DuckDBWarehouse:
                 params += [load.date_from, load.date_to]
             else:
                 parts.append(render(T_COUNT_PART_ALL, i=str(i), table=target))
+            if w.copy is not None:  # rows the attached source holds for the span (rows_read)
+                parts.append(f"SELECT {-1 - i} AS t, NULL::DATE AS d, n FROM ({w.copy.count_sql})")  # noqa: S608
+                params += w.copy.count_params
         for i, day, n in cur.execute(" UNION ALL ".join(parts), params).fetchall():
-            out[(load.writes[i].table.canonical, day)] = int(n)
+            if i < 0:
+                load.writes[-1 - i].rows_read[_TOTAL] = int(n)
+            else:
+                out[(load.writes[i].table.canonical, day)] = int(n)
         return out
 
     def _advance_state(self, cur, center_id: str, day: dt.date, now: dt.datetime) -> None:
@@ -325,6 +367,35 @@ def _insert_audit(cur: duckdb.DuckDBPyConnection, rows: list[AuditRow]) -> None:
         cur.execute(AUDIT_INSERT_ARROW)
     finally:
         cur.unregister("__ivoris_audit")
+
+
+_TOTAL = "total"  # rows_read key of a DirectCopy until the partition counts are known
+_aliases = itertools.count(1)
+
+
+def _count_copies(
+    load: PartitionLoad, written: dict, copied: dict[str, int], inserted: dict
+) -> None:
+    """For DirectCopy writes, inserted and rows_read per partition come from what landed (the
+    partitions were emptied first); the INSERT's own row count must agree with it."""
+    for w in load.writes:
+        if w.copy is None:
+            continue
+        keys = load.dates() if w.table.by_date else [None]
+        landed = {d: written.get((w.table.canonical, d), 0) for d in keys}
+        total = sum(landed.values())
+        if total != copied.get(w.table.canonical, 0):
+            raise WarehouseError(
+                f"{w.table.canonical}: INSERT reported {copied.get(w.table.canonical, 0)} rows but "
+                f"{total} landed; the transaction was rolled back. Check for another writer and rerun.",
+                center_id=load.center_id,
+            )
+        read = w.rows_read.pop(_TOTAL, total)
+        for d, n in landed.items():
+            inserted[(w.table.canonical, d)] = n
+            w.rows_read[d] = n
+        if read != total:
+            w.notes.append(f"{read - total} rows with a DATUM that is not a date in the range were not loaded")
 
 
 def _count(acc: dict, table: RawTable, batch: pa.RecordBatch) -> None:
