@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import os
 import threading
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -186,13 +187,35 @@ def load_approved(path: Path, center_id: str) -> Mapping:
         cached = _approved_cache.get(key)
     if cached is not None and cached.center_id == center_id:
         return cached
-    doc = yaml.load(text.decode("utf-8"), Loader=_Loader) or {}
+    doc = _parse_cached(text, key[1])
     mapping = _check_approved(Mapping.from_dict(doc, str(path)), path, center_id)
     with _approved_guard:
         if len(_approved_cache) > 10_000:
             _approved_cache.clear()
         _approved_cache[key] = mapping
     return mapping
+
+
+def _parse_cached(text: bytes, digest: str) -> dict:
+    """The YAML document, through a JSON copy in target/ivoris_mapping_cache/<sha256>.json: every
+    nightly process reads 500 unchanged mappings, and json parses them ~20x faster than YAML.
+    Keyed by content, so an edited mapping is never served stale; any cache problem: parse the YAML."""
+    from extract.paths import project_dir
+
+    cache = project_dir() / "target" / "ivoris_mapping_cache" / f"{digest}.json"
+    try:
+        return json.loads(cache.read_bytes())
+    except (OSError, ValueError):
+        pass
+    doc = yaml.load(text.decode("utf-8"), Loader=_Loader) or {}
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_name(f"{cache.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+        tmp.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
+        tmp.replace(cache)
+    except (OSError, TypeError, ValueError):  # read-only checkout, a value JSON cannot hold: no cache
+        pass
+    return doc
 
 
 def _check_approved(mapping: Mapping, path: Path, center_id: str) -> Mapping:
