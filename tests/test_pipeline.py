@@ -114,6 +114,8 @@ def test_run_reruns_export_and_leaks(demo):
             assert by[cid]["error_class"] == "MappingNotApprovedError"
         assert all(c["what_to_do"] for c in doc["centers"] if c["status"] != "ok")
         assert doc["phases"]["render"]["status"] == "ok" and doc["phases"]["dbt build"]["status"] == "ok"
+        # dbt parsed the project while the loader copied; the build (checked below) ran on that parse
+        assert doc["phases"]["dbt build"]["parsed_ahead_s"] > 0
         for cid in by:
             assert cid in proc.stdout
         marts.append(_chart_entries(db))
