@@ -20,7 +20,15 @@ from extract.canonical import Canonical
 from extract.errors import ConfigError
 from extract.identifiers import check, qualified, quote
 from extract.mapping import Mapping
-from extract.warehouse.base import FAMILY_ARROW, METADATA_COLUMNS, DirectCopy, RawColumn, RawTable, TableWrite
+from extract.warehouse.base import (
+    FAMILY_ARROW,
+    METADATA_COLUMNS,
+    DirectCopy,
+    RawColumn,
+    RawTable,
+    TableWrite,
+    skipped_note,
+)
 
 
 @dataclass(frozen=True)
@@ -215,7 +223,7 @@ def conform_batches(
         arrays.append(pa.repeat(run_id_value, n))
         yield pa.RecordBatch.from_arrays(arrays, schema=schema)
     if skipped:
-        write.notes.append(f"{skipped} rows with a DATUM that is not a date in the range were not loaded")
+        write.notes.append(skipped_note(skipped))
 
 
 # --- in-warehouse copy (a DuckDB center file into the DuckDB warehouse) ---------------------------

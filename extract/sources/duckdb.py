@@ -76,30 +76,43 @@ def _sql_string(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+def missing_file_error(path, center_id: str) -> SourceUnavailableError:
+    return SourceUnavailableError(
+        f"database file {path} does not exist: check source.path in the config "
+        "(or run `ivoris demo` for the demo centers)",
+        center_id=center_id,
+    )
+
+
+def unreadable_file_error(path, center_id: str, exc: Exception) -> SourceUnavailableError:
+    return SourceUnavailableError(
+        f"cannot open {path} read-only ({type(exc).__name__}: {str(exc).splitlines()[0]}); "
+        "the file may be corrupt or not a DuckDB database",
+        center_id=center_id,
+    )
+
+
+def attach_sql(path, alias: str) -> str:
+    """ATTACH a center file read-only under a generated alias (ATTACH takes no bound parameter)."""
+    return f"ATTACH {_sql_string(str(path))} AS {alias} (READ_ONLY)"
+
+
 class DuckDBSource:
     def __init__(self, center: Center):
         self.center_id = center.id
         path = center.source.path
         if path is None or not path.exists():
-            raise SourceUnavailableError(
-                f"database file {path} does not exist: check source.path in the config "
-                "(or run `ivoris demo` for the demo centers)",
-                center_id=center.id,
-            )
+            raise missing_file_error(path, center.id)
         # a generated alias (never a name from the center); each source gets its own connection
         self._alias = f"ivoris_src_{next(_aliases)}"
         self._streaming = False  # a fetch_batches stream is open on self._con
         self._con = _instance().cursor()
         try:
-            self._con.execute(f"ATTACH {_sql_string(str(path))} AS {self._alias} (READ_ONLY)")
+            self._con.execute(attach_sql(path, self._alias))
             self._con.execute(f"USE {self._alias}")
         except duckdb.Error as exc:
             self._con.close()
-            raise SourceUnavailableError(
-                f"cannot open {path} read-only ({type(exc).__name__}: {str(exc).splitlines()[0]}); "
-                "the file may be corrupt or not a DuckDB database",
-                center_id=center.id,
-            ) from exc
+            raise unreadable_file_error(path, center.id, exc) from exc
 
     def _side_cursor(self) -> duckdb.DuckDBPyConnection:
         cur = self._con.cursor()  # a new connection: select this center's database on it too

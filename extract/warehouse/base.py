@@ -180,6 +180,11 @@ class AuditRow:
         )
 
 
+def skipped_note(n: int) -> str:
+    """The audit note of a partition whose source held rows that are not dates in the range."""
+    return f"{n} rows with a DATUM that is not a date in the range were not loaded"
+
+
 def utcnow() -> dt.datetime:
     """UTC wall clock as a naive timestamp (the warehouse columns are TIMESTAMP / datetime2)."""
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)

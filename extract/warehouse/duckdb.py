@@ -35,6 +35,7 @@ from extract.warehouse.base import (
     audit_rows,
     check_written,
     file_lock,
+    skipped_note,
     utcnow,
 )
 
@@ -251,8 +252,8 @@ class DuckDBWarehouse:
                         cur.execute(render(T_INSERT_BATCH, table=target, columns=names))
                     finally:
                         cur.unregister("__ivoris_batch")
-            written = self._written(cur, load)
-            _count_copies(load, written, copied, inserted)
+            written, source_rows = self._written(cur, load)
+            _count_copies(load, written, copied, source_rows, inserted)
             check_written(load, written, inserted)
             finished = utcnow()
             rows = audit_rows(load, written, finished)
@@ -272,37 +273,31 @@ class DuckDBWarehouse:
     def attached(self, path: Path, center_id: str) -> Iterator[str]:
         """The center file ATTACHed read-only to this worker's connection, under a generated alias
         (never a name from the center), for DirectCopy writes; detached afterwards."""
-        from extract.errors import SourceUnavailableError
+        from extract.sources.duckdb import attach_sql, missing_file_error, unreadable_file_error
 
         if not Path(path).exists():
-            raise SourceUnavailableError(
-                f"database file {path} does not exist: check source.path in the config "
-                "(or run `ivoris demo` for the demo centers)",
-                center_id=center_id,
-            )
+            raise missing_file_error(path, center_id)
         cur = self._cur()
         alias = f"ivoris_src_{next(_aliases)}"
         try:
-            cur.execute(f"ATTACH '{str(path).replace(chr(39), chr(39) * 2)}' AS {quote(alias)} (READ_ONLY)")
+            cur.execute(attach_sql(path, quote(alias)))
         except duckdb.Error as exc:
-            raise SourceUnavailableError(
-                f"cannot open {path} read-only ({type(exc).__name__}: {str(exc).splitlines()[0]}); "
-                "the file may be corrupt or not a DuckDB database",
-                center_id=center_id,
-            ) from exc
+            raise unreadable_file_error(path, center_id, exc) from exc
         try:
             yield alias
         finally:
             try:
                 cur.execute(f"DETACH {quote(alias)}")
-            except duckdb.Error as exc:  # noqa: BLE001 - stays attached read-only until close
+            except duckdb.Error as exc:  # stays attached read-only until the warehouse closes
                 log.debug("%s: could not detach %s (%s)", center_id, path, exc)
 
-    def _written(self, cur, load: PartitionLoad) -> dict[tuple[str, dt.date | None], int]:
-        """Rows now in the replaced partitions, read back inside the transaction (one query)."""
+    def _written(self, cur, load: PartitionLoad) -> tuple[dict[tuple[str, dt.date | None], int], dict[int, int]]:
+        """Rows now in the replaced partitions, read back inside the transaction, and for each
+        DirectCopy write (by position) the rows its source holds for the span: one query."""
         out: dict[tuple[str, dt.date | None], int] = {}
+        source_rows: dict[int, int] = {}
         if not load.writes:
-            return out
+            return out, source_rows
         parts, params = [], []
         for i, w in enumerate(load.writes):
             target = qualified(w.table.schema, w.table.physical)
@@ -316,10 +311,10 @@ class DuckDBWarehouse:
                 params += w.copy.count_params
         for i, day, n in cur.execute(" UNION ALL ".join(parts), params).fetchall():
             if i < 0:
-                load.writes[-1 - i].rows_read[_TOTAL] = int(n)
+                source_rows[-1 - i] = int(n)
             else:
                 out[(load.writes[i].table.canonical, day)] = int(n)
-        return out
+        return out, source_rows
 
     def _advance_state(self, cur, center_id: str, day: dt.date, now: dt.datetime) -> None:
         row = cur.execute(STATE_SELECT_ONE, [center_id]).fetchone()
@@ -369,16 +364,15 @@ def _insert_audit(cur: duckdb.DuckDBPyConnection, rows: list[AuditRow]) -> None:
         cur.unregister("__ivoris_audit")
 
 
-_TOTAL = "total"  # rows_read key of a DirectCopy until the partition counts are known
 _aliases = itertools.count(1)
 
 
 def _count_copies(
-    load: PartitionLoad, written: dict, copied: dict[str, int], inserted: dict
+    load: PartitionLoad, written: dict, copied: dict[str, int], source_rows: dict[int, int], inserted: dict
 ) -> None:
     """For DirectCopy writes, inserted and rows_read per partition come from what landed (the
     partitions were emptied first); the INSERT's own row count must agree with it."""
-    for w in load.writes:
+    for i, w in enumerate(load.writes):
         if w.copy is None:
             continue
         keys = load.dates() if w.table.by_date else [None]
@@ -390,12 +384,11 @@ def _count_copies(
                 f"{total} landed; the transaction was rolled back. Check for another writer and rerun.",
                 center_id=load.center_id,
             )
-        read = w.rows_read.pop(_TOTAL, total)
         for d, n in landed.items():
             inserted[(w.table.canonical, d)] = n
             w.rows_read[d] = n
-        if read != total:
-            w.notes.append(f"{read - total} rows with a DATUM that is not a date in the range were not loaded")
+        if source_rows.get(i, total) != total:
+            w.notes.append(skipped_note(source_rows[i] - total))
 
 
 def _count(acc: dict, table: RawTable, batch: pa.RecordBatch) -> None:
