@@ -168,6 +168,7 @@ def run_pipeline(
                 _phase(rep, "dbt build", lambda: _dbt_build(parsed))
                 if parsed is not None:  # off the critical path: it ran while the loader copied
                     rep.phases["dbt build"]["parsed_ahead_s"] = round(parsed.seconds, 3)
+                    rep.phases["dbt build"]["waited_for_parse_s"] = round(parsed.waited_s, 3)
             else:
                 rep.phases["dbt build"] = {"status": "failed", "message": "skipped: render failed"}
     except IvorisError as exc:  # the lock: another run is busy
