@@ -26,8 +26,9 @@ class Source(Protocol):
 
     center_id: str
 
-    def catalog(self) -> list[CatalogColumn]:
-        """Every column of every user table, from INFORMATION_SCHEMA in one query."""
+    def catalog(self, tables: Sequence[str] | None = None) -> list[CatalogColumn]:
+        """Every column of every user table, from INFORMATION_SCHEMA in one query; with `tables`,
+        only the columns of tables of those names (case-insensitive, any schema)."""
         ...
 
     def fetch_batches(self, sql: str, params: Sequence[Any], batch_rows: int = 100_000) -> Iterator[pa.RecordBatch]:
@@ -39,6 +40,15 @@ class Source(Protocol):
     def __enter__(self) -> Source: ...
 
     def __exit__(self, *exc: object) -> None: ...
+
+
+def catalog_filter(tables: Sequence[str] | None, column: str = "TABLE_NAME") -> tuple[str, list[str]]:
+    """The catalog query's restriction to some tables: ` AND UPPER(col) IN (?, …)` and its
+    parameters (the names upper-cased; names compare case-insensitively), or nothing."""
+    if tables is None:
+        return "", []
+    names = sorted({t.upper() for t in tables}) or [""]  # no table: a filter that matches none
+    return f" AND UPPER({column}) IN ({', '.join('?' * len(names))})", names
 
 
 def require_select(sql: str, center_id: str) -> None:

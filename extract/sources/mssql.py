@@ -40,17 +40,19 @@ import pyarrow as pa
 from extract.config import Center, SourceConfig
 from extract.errors import ConfigError, IvorisError, SourceUnavailableError, TransientSourceError
 from extract.log import log
-from extract.sources.base import CatalogColumn, require_select
+from extract.sources.base import CatalogColumn, catalog_filter, require_select
 
 # One query answered by SQL Server and PostgreSQL alike: unquoted upper-case names (PostgreSQL
 # folds them to lower case; SQL Server finds them under a case-sensitive collation too). Both
 # servers show only the current database here, and only objects the login may read.
-CATALOG_SQL = """
+# {tables}: catalog_filter() (the nightly check reads only the mapped tables), or nothing.
+T_CATALOG = """
 SELECT TABLE_SCHEMA, TABLE_NAME, COLUMN_NAME, DATA_TYPE, ORDINAL_POSITION
 FROM INFORMATION_SCHEMA.COLUMNS
-WHERE TABLE_SCHEMA NOT IN ('sys', 'INFORMATION_SCHEMA', 'pg_catalog', 'information_schema')
+WHERE TABLE_SCHEMA NOT IN ('sys', 'INFORMATION_SCHEMA', 'pg_catalog', 'information_schema'){tables}
 ORDER BY TABLE_SCHEMA, TABLE_NAME, ORDINAL_POSITION
 """
+CATALOG_SQL = T_CATALOG.format(tables="")
 
 TRANSIENT_SQLSTATES = frozenset({"HYT00", "HYT01", "08S01", "08007", "40001", "40P01", "57014", "53300"})
 TRANSIENT_NATIVE_ERRORS = frozenset({1205, 1222, 40197, 40501, 40613, 49918, 49919, 49920})
@@ -410,12 +412,13 @@ class MssqlSource:
     def _error(self, exc: BaseException, what: str) -> IvorisError:
         return classify(exc, center_id=self.center_id, what=what, secrets=[self._spec.password])
 
-    def catalog(self) -> list[CatalogColumn]:
+    def catalog(self, tables: Sequence[str] | None = None) -> list[CatalogColumn]:
         what = f"reading INFORMATION_SCHEMA.COLUMNS of {self._spec.description}"
+        where, params = catalog_filter(tables)
         try:
             cur = self._con.cursor()
             try:
-                rows = cur.execute(CATALOG_SQL).fetchall()
+                rows = cur.execute(T_CATALOG.format(tables=where), params).fetchall()
             finally:
                 cur.close()
         except self._pyodbc.Error as exc:
