@@ -245,6 +245,9 @@ class Warehouse(Protocol):
     """A staging database. Instances are shared by the loader's worker threads."""
 
     name: str
+    # Whether the warehouse reads DuckDB center files itself (DirectCopy writes, `attached`,
+    # `attached_catalog` and `replace_many`, one transaction for several centers): DuckDB only.
+    copies_duckdb_files: bool
 
     def ensure_meta(self) -> None:
         """Create ivoris_meta.load_audit and load_state when missing."""

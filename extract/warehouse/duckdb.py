@@ -14,7 +14,7 @@ import datetime as dt
 import itertools
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -26,6 +26,7 @@ from extract.errors import WarehouseBusyError
 from extract.identifiers import qualified, quote
 from extract.log import log
 from extract.paths import duckdb_warehouse_path
+from extract.sources.base import CatalogColumn
 from extract.warehouse.base import (
     AUDIT_COLUMNS,
     AuditRow,
@@ -66,10 +67,15 @@ T_COUNT_PART_DATES = (
 T_COUNT_PART_ALL = "SELECT {i} AS t, NULL::DATE AS d, count(*) AS n FROM {table}"
 # audit rows as one Arrow table: executemany runs one statement per row (was 40 % of a backfill)
 T_AUDIT_INSERT_ARROW = "INSERT INTO {audit} ({columns}) SELECT {columns} FROM __ivoris_audit"
-T_STATE_SELECT_ONE = "SELECT last_business_date FROM {state} WHERE center_id = ?"
 T_STATE_SELECT_ALL = "SELECT center_id, last_business_date FROM {state}"
-T_STATE_INSERT = "INSERT INTO {state} VALUES (?, ?, ?)"
-T_STATE_UPDATE = "UPDATE {state} SET last_business_date = ?, updated_at = ? WHERE center_id = ?"
+# every center of a transaction at once: ? = center ids, their last dates, now, now
+T_STATE_MERGE = (
+    "MERGE INTO {state} AS old USING (SELECT unnest(?::VARCHAR[]) AS center_id, "
+    "unnest(?::DATE[]) AS last_business_date) AS new ON old.center_id = new.center_id "
+    "WHEN MATCHED AND old.last_business_date < new.last_business_date THEN "
+    "UPDATE SET last_business_date = new.last_business_date, updated_at = ? "
+    "WHEN NOT MATCHED THEN INSERT VALUES (new.center_id, new.last_business_date, ?)"
+)
 
 
 def render(template: str, **names: str) -> str:
@@ -99,10 +105,17 @@ AUDIT_ARROW_SCHEMA = pa.schema(
 # larger threshold the WAL is checkpointed rarely, and once at close.
 MEMORY_LIMIT_ENV, MEMORY_LIMIT_DEFAULT = "IVORIS_DUCKDB_MEMORY_LIMIT", "512MB"
 CHECKPOINT_ENV, CHECKPOINT_DEFAULT = "IVORIS_DUCKDB_CHECKPOINT_THRESHOLD", "1GB"
-STATE_SELECT_ONE = render(T_STATE_SELECT_ONE, state=STATE)
+# Until the next checkpoint, a DELETE that removed rows pins the blocks it touched in DuckDB's
+# buffer pool, and rows appended to a table sit in its own in-memory segments (measured with DuckDB
+# 2.0: about 256 KiB per table for either). Snapshot tables are replaced every night and a rerun
+# replaces every table, so at 500 centers (2000 raw tables) a load outgrew the 512 MB limit and
+# failed with OutOfMemoryException. So the warehouse checkpoints between transactions once the
+# tables written since the last one, at PINNED_KIB_PER_TABLE each (twice what was measured), would
+# fill half the memory limit: bounded memory whatever the number of centers. (A checkpoint walks
+# every table, ~0.1-0.3 s at 500 centers, so the budget is not smaller than it must be.)
+PINNED_KIB_PER_TABLE = 512
 STATE_SELECT_ALL = render(T_STATE_SELECT_ALL, state=STATE)
-STATE_INSERT = render(T_STATE_INSERT, state=STATE)
-STATE_UPDATE = render(T_STATE_UPDATE, state=STATE)
+STATE_MERGE = render(T_STATE_MERGE, state=STATE)
 
 
 META_DDL = [
@@ -124,6 +137,8 @@ def sql_type(arrow_type: pa.DataType) -> str:
 
 class DuckDBWarehouse:
     name = "duckdb"
+    # DuckDB center files are ATTACHed and copied by the warehouse itself (DirectCopy, replace_many)
+    copies_duckdb_files = True
 
     def __init__(self, path: Path | None = None, *, read_only: bool = False):
         self.path = Path(path) if path else duckdb_warehouse_path()
@@ -144,6 +159,10 @@ class DuckDBWarehouse:
                 "check the path (IVORIS_DUCKDB_PATH) and the disk"
             ) from exc
         self._configure()
+        self._gate = _Gate()
+        self._pinned = 0  # tables with rows deleted or appended since the last checkpoint
+        limit = _bytes(self._con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0])
+        self._tables_per_checkpoint = max(16, limit // 2 // (PINNED_KIB_PER_TABLE << 10))
 
     def _configure(self) -> None:
         settings = (
@@ -226,48 +245,93 @@ class DuckDBWarehouse:
                     )
 
     def replace_partitions(self, load: PartitionLoad) -> list[AuditRow]:
+        return self.replace_many([load])
+
+    def replace_many(self, loads: list[PartitionLoad]) -> list[AuditRow]:
+        """Several centers' partitions in ONE transaction (the loader groups nightly DirectCopy
+        loads: DuckDB's fixed cost per statement and per commit, not the rows, bounds a nightly
+        load of hundreds of centers). Per table a delete and an insert; the read-back counts, the
+        audit rows, the catch-up state and the commit once for all."""
+        with self._gate.transaction():
+            rows, pinned = self._replace(loads)
+        self._checkpoint_if_pinned(pinned)
+        return rows
+
+    def _replace(self, loads: list[PartitionLoad]) -> tuple[list[AuditRow], int]:
+        """The transaction; also returns how many tables had rows deleted, plus how many had rows
+        appended (what the transaction left pinned in memory until a checkpoint)."""
         cur = self._cur()
-        inserted: dict[tuple[str, dt.date | None], int] = {}
-        copied: dict[str, int] = {}  # canonical table -> rows a DirectCopy inserted
+        inserted: list[dict[tuple[str, dt.date | None], int]] = [{} for _ in loads]
+        copied: list[dict[str, int]] = [{} for _ in loads]  # canonical table -> rows a DirectCopy inserted
+        pinned = 0
         cur.begin()
         try:
-            for w in load.writes:
-                target = qualified(w.table.schema, w.table.physical)
-                if w.table.by_date:
-                    cur.execute(
-                        render(T_DELETE_DATES, table=target, business_date=BD), [load.date_from, load.date_to]
-                    )
-                else:
-                    cur.execute(render(T_DELETE_ALL, table=target))
-                if w.copy is not None:
-                    copied[w.table.canonical] = int(cur.execute(w.copy.insert_sql, w.copy.insert_params).fetchone()[0])
-                    continue
-                names = ", ".join(quote(f.name) for f in w.table.arrow_schema())
-                for batch in w.batches:
-                    if batch.num_rows == 0:
-                        continue
-                    _count(inserted, w.table, batch)
-                    cur.register("__ivoris_batch", batch)
-                    try:
-                        cur.execute(render(T_INSERT_BATCH, table=target, columns=names))
-                    finally:
-                        cur.unregister("__ivoris_batch")
-            written, source_rows = self._written(cur, load)
-            _count_copies(load, written, copied, source_rows, inserted)
-            check_written(load, written, inserted)
+            for load, load_inserted, load_copied in zip(loads, inserted, copied, strict=True):
+                pinned += self._write(cur, load, load_inserted, load_copied)
+            counts = self._written(cur, loads)
             finished = utcnow()
-            rows = audit_rows(load, written, finished)
+            rows: list[AuditRow] = []
+            for load, (written, source_rows), load_inserted, load_copied in zip(
+                loads, counts, inserted, copied, strict=True
+            ):
+                _count_copies(load, written, load_copied, source_rows, load_inserted)
+                check_written(load, written, load_inserted)
+                rows += audit_rows(load, written, finished)
             _insert_audit(cur, rows)
-            if load.date_to is not None:
-                self._advance_state(cur, load.center_id, load.date_to, finished)
+            self._advance_state(cur, [(load.center_id, load.date_to) for load in loads if load.date_to], finished)
             cur.commit()
-            return rows
+            for load_inserted, load_copied in zip(inserted, copied, strict=True):
+                pinned += sum(1 for n in load_copied.values() if n)
+                pinned += len({t for (t, _d), n in load_inserted.items() if n})
+            return rows, pinned
         except BaseException:
             try:
                 cur.rollback()
             except duckdb.Error:
                 pass
             raise
+
+    def _write(self, cur, load: PartitionLoad, inserted: dict, copied: dict[str, int]) -> int:
+        """Delete one center's partitions and insert their new rows; returns the tables that had
+        rows deleted."""
+        deleted = 0
+        for w in load.writes:
+            target = qualified(w.table.schema, w.table.physical)
+            if w.table.by_date:
+                cur.execute(render(T_DELETE_DATES, table=target, business_date=BD), [load.date_from, load.date_to])
+            else:
+                cur.execute(render(T_DELETE_ALL, table=target))
+            deleted += bool(cur.fetchone()[0])
+            if w.copy is not None:
+                copied[w.table.canonical] = int(cur.execute(w.copy.insert_sql, w.copy.insert_params).fetchone()[0])
+                continue
+            names = ", ".join(quote(f.name) for f in w.table.arrow_schema())
+            for batch in w.batches:
+                if batch.num_rows == 0:
+                    continue
+                _count(inserted, w.table, batch)
+                cur.register("__ivoris_batch", batch)
+                try:
+                    cur.execute(render(T_INSERT_BATCH, table=target, columns=names))
+                finally:
+                    cur.unregister("__ivoris_batch")
+        return deleted
+
+    def _checkpoint_if_pinned(self, pinned: int) -> None:
+        """Checkpoint between transactions once the tables written pinned enough memory
+        (PINNED_KIB_PER_TABLE); the gate holds new transactions back and waits for the open ones."""
+        if not pinned:
+            return
+        with self._guard:
+            self._pinned += pinned
+            if self._pinned < self._tables_per_checkpoint:
+                return
+            self._pinned = 0
+        with self._gate.exclusive():
+            try:
+                self._cur().execute("CHECKPOINT")
+            except duckdb.Error as exc:  # at worst the memory stays pinned until the next one
+                log.warning("warehouse: checkpoint during the load failed (%s)", exc)
 
     @contextmanager
     def attached(self, path: Path, center_id: str) -> Iterator[str]:
@@ -291,42 +355,68 @@ class DuckDBWarehouse:
             except duckdb.Error as exc:  # stays attached read-only until the warehouse closes
                 log.debug("%s: could not detach %s (%s)", center_id, path, exc)
 
-    def _written(self, cur, load: PartitionLoad) -> tuple[dict[tuple[str, dt.date | None], int], dict[int, int]]:
-        """Rows now in the replaced partitions, read back inside the transaction, and for each
-        DirectCopy write (by position) the rows its source holds for the span: one query."""
-        out: dict[tuple[str, dt.date | None], int] = {}
-        source_rows: dict[int, int] = {}
-        if not load.writes:
-            return out, source_rows
-        parts, params = [], []
-        for i, w in enumerate(load.writes):
-            target = qualified(w.table.schema, w.table.physical)
-            if w.table.by_date:
-                parts.append(render(T_COUNT_PART_DATES, i=str(i), table=target, business_date=BD))
-                params += [load.date_from, load.date_to]
-            else:
-                parts.append(render(T_COUNT_PART_ALL, i=str(i), table=target))
-            if w.copy is not None:  # rows the attached source holds for the span (rows_read)
-                parts.append(f"SELECT {-1 - i} AS t, NULL::DATE AS d, n FROM ({w.copy.count_sql})")  # noqa: S608
-                params += w.copy.count_params
-        for i, day, n in cur.execute(" UNION ALL ".join(parts), params).fetchall():
-            if i < 0:
-                source_rows[-1 - i] = int(n)
-            else:
-                out[(load.writes[i].table.canonical, day)] = int(n)
-        return out, source_rows
+    def attached_catalogs(
+        self, aliases: Sequence[str], tables: Sequence[str] | None = None
+    ) -> dict[str, list[CatalogColumn]]:
+        """Source.catalog of center files attached under `aliases`, in one query (the nightly
+        drift check of DirectCopy centers reads them here, without opening a file twice)."""
+        from extract.sources.duckdb import catalog_columns, catalog_query
 
-    def _advance_state(self, cur, center_id: str, day: dt.date, now: dt.datetime) -> None:
-        row = cur.execute(STATE_SELECT_ONE, [center_id]).fetchone()
-        if row is None:
-            cur.execute(STATE_INSERT, [center_id, day, now])
-        elif row[0] < day:
-            cur.execute(STATE_UPDATE, [day, now, center_id])
+        sql, params = catalog_query(tables, databases=aliases)
+        rows: dict[str, list[tuple]] = {alias: [] for alias in aliases}
+        for row in self._cur().execute(sql, params).fetchall():
+            rows[row[-1]].append(row)
+        return {alias: catalog_columns(found) for alias, found in rows.items()}
+
+    def attached_catalog(self, alias: str) -> Callable[[Sequence[str] | None], list[CatalogColumn]]:
+        """Source.catalog of one attached center file (see attached_catalogs)."""
+        return lambda tables=None: self.attached_catalogs([alias], tables)[alias]
+
+    def _written(self, cur, loads: list[PartitionLoad]) -> list[tuple[dict, dict[int, int]]]:
+        """Per load: the rows now in its replaced partitions, read back inside the transaction,
+        and for each DirectCopy write (by position) the rows its source holds for the span
+        (rows_read). One query for all loads."""
+        out: list[tuple[dict, dict[int, int]]] = [({}, {}) for _ in loads]
+        parts, params, where = [], [], []  # where[t] = (load index, write index)
+        for li, load in enumerate(loads):
+            for wi, w in enumerate(load.writes):
+                i = len(where)
+                where.append((li, wi))
+                target = qualified(w.table.schema, w.table.physical)
+                if w.copy is not None and len(_partitions(load, w)) == 1:
+                    pass  # the INSERT's own count is what its one partition holds (_count_copies)
+                elif w.table.by_date:
+                    parts.append(render(T_COUNT_PART_DATES, i=str(i), table=target, business_date=BD))
+                    params += [load.date_from, load.date_to]
+                else:
+                    parts.append(render(T_COUNT_PART_ALL, i=str(i), table=target))
+                if w.copy is not None:  # rows the attached source holds for the span (rows_read)
+                    parts.append(f"SELECT {-1 - i} AS t, NULL::DATE AS d, n FROM ({w.copy.count_sql})")  # noqa: S608
+                    params += w.copy.count_params
+        if not parts:
+            return out
+        for i, day, n in cur.execute(" UNION ALL ".join(parts), params).fetchall():
+            li, wi = where[i if i >= 0 else -1 - i]
+            written, source_rows = out[li]
+            if i < 0:
+                source_rows[wi] = int(n)
+            else:
+                written[(loads[li].writes[wi].table.canonical, day)] = int(n)
+        return out
+
+    def _advance_state(self, cur, last_dates: list[tuple[str, dt.date]], now: dt.datetime) -> None:
+        """Each center's last business date loaded (catch-up), never moved backwards: one MERGE."""
+        latest: dict[str, dt.date] = {}
+        for center_id, day in last_dates:
+            latest[center_id] = max(day, latest.get(center_id, day))
+        if latest:
+            cur.execute(STATE_MERGE, [list(latest), list(latest.values()), now, now])
 
     def record_failure(self, rows: list[AuditRow]) -> None:
         if not rows:
             return
-        _insert_audit(self._cur(), rows)
+        with self._gate.transaction():
+            _insert_audit(self._cur(), rows)
 
     def last_loaded(self) -> dict[str, dt.date]:
         return dict(self._cur().execute(STATE_SELECT_ALL).fetchall())
@@ -367,15 +457,64 @@ def _insert_audit(cur: duckdb.DuckDBPyConnection, rows: list[AuditRow]) -> None:
 _aliases = itertools.count(1)
 
 
+class _Gate:
+    """Transactions enter side by side; `exclusive()` (a checkpoint) waits until none is open and
+    holds new ones back meanwhile."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._open = 0
+        self._exclusive = False
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        with self._cond:
+            self._cond.wait_for(lambda: not self._exclusive)
+            self._open += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._open -= 1
+                self._cond.notify_all()
+
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        with self._cond:
+            self._cond.wait_for(lambda: not self._exclusive)
+            self._exclusive = True
+            self._cond.wait_for(lambda: self._open == 0)
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._exclusive = False
+                self._cond.notify_all()
+
+
+_UNITS = {"B": 0, "KB": 10, "KIB": 10, "MB": 20, "MIB": 20, "GB": 30, "GIB": 30, "TB": 40, "TIB": 40}
+
+
+def _bytes(setting: str) -> int:
+    """DuckDB's display of a size ('488.2 MiB') in bytes."""
+    number, _, unit = setting.strip().partition(" ")
+    return int(float(number) * (1 << _UNITS.get(unit.strip().upper() or "B", 0)))
+
+
 def _count_copies(
     load: PartitionLoad, written: dict, copied: dict[str, int], source_rows: dict[int, int], inserted: dict
 ) -> None:
     """For DirectCopy writes, inserted and rows_read per partition come from what landed (the
-    partitions were emptied first); the INSERT's own row count must agree with it."""
+    partitions were emptied first); the INSERT's own row count must agree with it. A write of
+    one partition (a nightly date, a snapshot) is not read back: a DuckDB transaction sees no
+    other writer's rows (snapshot isolation), so the partition it emptied holds exactly what
+    its INSERT reported."""
     for i, w in enumerate(load.writes):
         if w.copy is None:
             continue
-        keys = load.dates() if w.table.by_date else [None]
+        keys = _partitions(load, w)
+        if len(keys) == 1:
+            written[(w.table.canonical, keys[0])] = copied.get(w.table.canonical, 0)
         landed = {d: written.get((w.table.canonical, d), 0) for d in keys}
         total = sum(landed.values())
         if total != copied.get(w.table.canonical, 0):
@@ -389,6 +528,11 @@ def _count_copies(
             w.rows_read[d] = n
         if source_rows.get(i, total) != total:
             w.notes.append(skipped_note(source_rows[i] - total))
+
+
+def _partitions(load: PartitionLoad, write) -> list[dt.date | None]:
+    """The partitions a write replaces: its business dates, or None for a snapshot table."""
+    return load.dates() if write.table.by_date else [None]
 
 
 def _count(acc: dict, table: RawTable, batch: pa.RecordBatch) -> None:

@@ -212,6 +212,7 @@ def describe() -> str:
 
 class SQLServerWarehouse:
     name = "sqlserver"
+    copies_duckdb_files = False  # every center's rows arrive as Arrow batches
 
     def __init__(self, connect=None):
         import pyodbc
