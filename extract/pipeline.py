@@ -2,46 +2,30 @@
 
     check each approved mapping against the live schema -> render -> load -> dbt build
 
-A failed, drifted, ambiguous or unapproved center never stops the others: it is reported and
-skipped, and the rest load and build. The exit code is 0 only when every configured (selected)
-center succeeded and render and dbt build succeeded; the run report names each failure and why.
-The warehouse run lock is held from load through dbt build, so two runs never interleave.
+Rendering needs only the approved mappings, so it comes first; each center's live schema is then
+checked by the loader right before it copies that center, on the connection it copies with
+(one catalog query, no second connection; see extract.load.loader). A failed, drifted,
+ambiguous or unapproved center never stops the others: it is reported and skipped, and the rest
+load and build. The exit code is 0 only when every configured (selected) center succeeded and
+render and dbt build succeeded; the run report names each failure and why. The warehouse run
+lock is held from load through dbt build, so two runs never interleave.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import time
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import ExitStack
 
-from extract.canonical import load_canonical
 from extract.config import Settings, load_settings
 from extract.dbt_runner import ParseAhead, dbt_environment
 from extract.errors import IvorisError
-from extract.load.loader import DEFAULT_WORKERS, check_live_schema, load, plan_tables, resolve_dates
+from extract.load.loader import load, resolve_dates
 from extract.load.report import RunReport, new_run_id, redact
 from extract.log import log, progress
-from extract.mapping import load_approved
 from extract.paths import project_dir
-from extract.sources import open_source
-from extract.warehouse import open_warehouse, run_lock, target_name
+from extract.warehouse import run_lock, target_name
 from extract.warehouse.base import lock_timeout
-
-
-def _check(settings: Settings, center, canonical):
-    """Approved mapping + live schema check for one center; returns its table plans."""
-    phase, plans = "mapping", None
-    try:
-        mapping = load_approved(settings.mapping_path(center.id), center.id)
-        plans = plan_tables(mapping, canonical, center.source.schema)
-        phase = "source"
-        with open_source(center) as source:
-            phase = "check"
-            check_live_schema(settings, center, mapping, source, canonical)
-        return plans, None, phase
-    except Exception as exc:  # reported per center by the caller
-        return plans, exc, phase
 
 
 def _phase(rep: RunReport, name: str, fn) -> object:
@@ -103,7 +87,6 @@ def run_pipeline(
         target=target_name(),
         started_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     )
-    canonical = load_canonical()
     centers = settings.select(center_ids)
     days = None if catch_up else resolve_dates([date] if date else None, date_from, date_to)
     log.info(
@@ -113,57 +96,33 @@ def run_pipeline(
         "catch-up" if catch_up else f"{days[0]}..{days[-1]}" if len(days) > 1 else str(days[0]),
     )
 
-    # 1. check every center's approved mapping against its live schema
-    checked: list[str] = []
-    known_plans: dict[str, list] = {}
-    t0 = time.monotonic()
-    with (
-        progress("check mappings", total=len(centers)) as bar,
-        ThreadPoolExecutor(max(1, min(workers or DEFAULT_WORKERS, len(centers) or 1)), "check") as pool,
-    ):
-        futures = {pool.submit(_check, settings, c, canonical): c for c in centers}
-        for fut in as_completed(futures):
-            center = futures[fut]
-            plans, exc, phase = fut.result()
-            res = rep.center(center.id)
-            if plans:
-                known_plans[center.id] = plans
-            if exc is None:
-                checked.append(center.id)
-            else:
-                rerun = f"rerun `ivoris run --center {center.id}`"
-                res.fail(exc, phase, rerun)
-                log.error("%s: %s: %s: %s", center.id, phase, res.error_class, res.message)
-            bar.advance()
-    rep.phases["check"] = {
-        "status": "ok",
-        "duration_s": round(time.monotonic() - t0, 3),
-        "centers_ok": len(checked),
-        "centers_failed": len(centers) - len(checked),
-    }
-
-    # 2. render sources and staging models from the approved mappings
+    # 1. render sources and staging models from the approved mappings
     _phase(rep, "render", lambda: _render(settings))
     rendered = rep.phases["render"]["status"] == "ok"
 
-    # 3 + 4. load and dbt build under one run lock; dbt parses the rendered project meanwhile
+    # 2 + 3. check and load every center, then dbt build, under one run lock; dbt parses the
+    # rendered project meanwhile
     try:
         with run_lock(lock_timeout(lock_timeout_s)), dbt_environment(project_dir()), ExitStack() as stack:
             parsed = ParseAhead() if rendered else None
             stack.callback(lambda: parsed and parsed.manifest())  # never leave dbt running behind
-            _ensure_raw_tables(rep, known_plans, checked)
-            if checked:
-                load(
-                    settings,
-                    dates=days,
-                    catch_up=catch_up,
-                    workers=workers,
-                    center_ids=sorted(checked),
-                    run_id=run_id,
-                    check_schema=False,
-                    lock_timeout_s=lock_timeout_s,
-                    report=rep,
-                )
+            t0 = time.monotonic()
+            load(
+                settings,
+                dates=days,
+                catch_up=catch_up,
+                workers=workers,
+                center_ids=[c.id for c in centers],
+                run_id=run_id,
+                lock_timeout_s=lock_timeout_s,
+                report=rep,
+            )
+            rep.phases["load"] = {
+                "status": "ok",
+                "duration_s": round(time.monotonic() - t0, 3),
+                "centers_ok": sum(1 for c in rep.centers if c.status == "ok"),
+                "centers_failed": len(rep.failed),
+            }
             if rendered:
                 _phase(rep, "dbt build", lambda: _dbt_build(parsed))
                 if parsed is not None:  # off the critical path: it ran while the loader copied
@@ -177,9 +136,9 @@ def run_pipeline(
             "error_class": type(exc).__name__,
             "message": redact(str(exc)),
         }
-        for cid in checked:
-            if rep.center(cid).status == "pending":
-                rep.center(cid).fail(exc, "warehouse", "rerun `ivoris run` when the other run finished")
+        for center in centers:
+            if rep.center(center.id).status == "pending":
+                rep.center(center.id).fail(exc, "warehouse", "rerun `ivoris run` when the other run finished")
         log.error("%s", redact(str(exc)))
 
     rep.finish(started_mono, time.monotonic())
@@ -187,25 +146,6 @@ def run_pipeline(
     log.info("run %s: %s; report %s", run_id, rep.status, path)
     rep.print_summary()
     return rep.exit_code
-
-
-def _ensure_raw_tables(rep: RunReport, known_plans: dict[str, list], checked: list[str]) -> None:
-    """Raw tables for every approved center, also those that failed the check, so the rendered
-    dbt sources resolve even for a center that has never loaded (its models are simply empty)."""
-    pending = {cid: plans for cid, plans in known_plans.items() if cid not in checked}
-    if not pending:
-        return
-    wh = open_warehouse()
-    try:
-        wh.ensure_meta()
-        try:
-            wh.ensure_tables([p.raw for cid in sorted(pending) for p in pending[cid]])
-        except Exception as exc:  # noqa: BLE001 - those centers are already reported as failed
-            log.warning(
-                "could not create the raw tables of %s (%s)", ", ".join(sorted(pending)), type(exc).__name__
-            )
-    finally:
-        wh.close()
 
 
 def cmd_run(args) -> int:

@@ -106,6 +106,54 @@ def test_load_copies_mapped_columns_per_date_with_audit_and_state(project):
         con.close()
 
 
+def _audit_transactions(root: Path, run_id: str) -> dict[str, set]:
+    """center -> the distinct (started_at, finished_at) of its audit rows in a run: its transactions."""
+    con = duckdb.connect(str(wh_path(root)), read_only=True)
+    try:
+        rows = con.execute(
+            "SELECT center_id, started_at, finished_at FROM ivoris_meta.load_audit WHERE run_id = ? AND status = 'ok'",
+            [run_id],
+        ).fetchall()
+    finally:
+        con.close()
+    out: dict[str, set] = {}
+    for cid, started, finished in rows:
+        out.setdefault(cid, set()).add((started, finished))
+    return out
+
+
+def test_nightly_centers_share_one_transaction_and_fall_back_one_by_one(project, monkeypatch):
+    root, cfg = project
+    settings = load_settings(cfg)
+    rep = load(settings, dates=[END])
+    assert rep.exit_code == 0
+    tx = _audit_transactions(root, rep.run_id)
+    # every center in one transaction, each shared with another center (two groups of two here)
+    assert set(tx) == set(ALL) and all(len(t) == 1 for t in tx.values())
+    shared = [sum(1 for t in tx.values() if one in t) for one in set.union(*tx.values())]
+    assert sorted(shared) == [2, 2]
+    expected = raw_snapshot(wh_path(root))
+
+    # The shared transaction fails (as a write conflict or a full disk would): it rolls back as a
+    # whole, then each center is loaded on its own, and nothing is lost or duplicated.
+    from extract.warehouse.duckdb import DuckDBWarehouse
+
+    real = DuckDBWarehouse.replace_many
+
+    def shared_fails(self, loads):
+        if len(loads) > 1:
+            raise duckdb.IOException("disk full (simulated)")
+        return real(self, loads)
+
+    monkeypatch.setattr(DuckDBWarehouse, "replace_many", shared_fails)
+    rep = load(settings, dates=[END])
+    assert rep.exit_code == 0 and all(c.status == "ok" and c.rows for c in rep.centers)
+    tx = _audit_transactions(root, rep.run_id)
+    assert set(tx) == set(ALL) and all(len(t) == 1 for t in tx.values())
+    assert len(set.union(*tx.values())) == len(ALL)  # one transaction each
+    assert raw_snapshot(wh_path(root)) == expected
+
+
 def _strings_in_warehouse(db: Path) -> str:
     con = duckdb.connect(str(db), read_only=True)
     try:

@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from extract.bench.runner import RUN_PARTS
+
 GIB = 1024**3
 
 
@@ -57,7 +59,7 @@ def rows_of(results: dict[str, Any], *, quick: bool) -> list[Row]:
         for size, s in n["sizes"].items():
             ph = s["phases_s"]
             at500 = full and int(size) == 500
-            for phase in ("mapping check", "render", "load", "dbt build"):
+            for phase in RUN_PARTS:
                 tgt = "<= 10 s" if phase == "dbt build" and int(size) == 500 else ""
                 out.append(
                     Row(
@@ -91,7 +93,7 @@ def rows_of(results: dict[str, Any], *, quick: bool) -> list[Row]:
                 _judge(full, m["end to end"] <= 25),
             )
         )
-        for phase in ("load", "dbt build"):
+        for phase in ("check + load", "dbt build"):
             out.append(Row("nightly", f"marginal cost per extra center ({phase})", m[phase], "ms/center"))
     b = results.get("backfill", {})
     if "ours" in b:
@@ -137,7 +139,7 @@ def rows_of(results: dict[str, Any], *, quick: bool) -> list[Row]:
         h = b.get("nightly_with_history")
         if h:
             label = f"nightly after {h['history_days']} days of history, {h['centers']} centers"
-            for phase in ("load", "dbt build", "end to end"):
+            for phase in ("check + load", "dbt build", "end to end"):
                 out.append(Row("backfill", f"{label}: {phase}", h["phases_s"][phase]["median"], "s"))
     d = results.get("discovery", {})
     if "seconds" in d:

@@ -40,6 +40,8 @@ DEFAULT_WORKERS = 8  # centers are I/O-bound (network reads, warehouse writes): 
 CHUNK_ROWS = 1_000_000  # rows per transaction (about): bounds transaction size and redo after a crash
 FIRST_SPAN_DAYS = 31  # dates of a center's first transaction, before its rows per day are known
 BATCH_ROWS = 50_000
+GROUP_CENTERS = 32  # nightly DirectCopy centers per transaction (load_group)
+GROUP_SPAN_DAYS = 7  # ... when their dates are one span of at most this many days
 RETRIES = 3
 
 
@@ -109,15 +111,12 @@ def spans(days: list[dt.date], chunk_days: int) -> list[tuple[dt.date, dt.date]]
 # --- live schema check -----------------------------------------------------------------------------
 
 
-def check_live_schema(
-    settings: Settings, center: Center, mapping: Mapping, source, canonical: Canonical
-) -> None:
-    """Raise SchemaDriftError when the live catalog no longer matches the approved mapping
-    (teammate B's comparison, fed the mapping and source this run already holds)."""
-    from extract.discover.service import check_live_schema as compare
-    from extract.discover.service import read_catalog
+def check_live_schema(center: Center, mapping: Mapping, read_catalog: Callable, canonical: Canonical) -> None:
+    """Raise SchemaDriftError when the live catalog (`read_catalog(tables)`, e.g. a source's
+    `catalog`) no longer matches the approved mapping."""
+    from extract.discover.service import live_drift
 
-    drift = compare(mapping, read_catalog(center, source), canonical)
+    drift = live_drift(mapping, read_catalog, canonical)
     if drift:
         raise SchemaDriftError(
             "live schema differs from the approved mapping: "
@@ -151,7 +150,7 @@ class _Ctx:
         return (
             os.environ.get("IVORIS_DIRECT_COPY", "1") != "0"
             and center.source.type == "duckdb"
-            and hasattr(self.wh, "attached")
+            and getattr(self.wh, "copies_duckdb_files", False)
             and all(direct_copy_supported(p) for p in plans)
         )
 
@@ -239,24 +238,33 @@ def load_center(
     span_plans = plans
     started = utcnow()
     direct = ctx.direct_copy(center, plans)
+    reconnect = None if direct else connect
     stack = contextlib.ExitStack()
     try:
-        if ctx.check_schema or not direct:
+        if direct:  # the warehouse reads the center file itself (see DirectCopy)
+            holder["alias"] = ctx.retrying(
+                "opening the source",
+                center.id,
+                lambda: stack.enter_context(ctx.wh.attached(center.source.path, center.id)),
+                res,
+            )
+            read_catalog = ctx.wh.attached_catalog(holder["alias"])
+        else:
             ctx.retrying("opening the source", center.id, connect, res)
+
+            def read_catalog(tables=None):
+                return holder["source"].catalog(tables)
+
         if ctx.check_schema:
             phase = "check"
             ctx.retrying(
                 "checking the live schema",
                 center.id,
-                lambda: check_live_schema(ctx.settings, center, mapping, holder["source"], ctx.canonical),
+                lambda: check_live_schema(center, mapping, read_catalog, ctx.canonical),
                 res,
-                on_retry=connect,
+                on_retry=reconnect,
             )
         phase = "load"
-        if direct:  # the warehouse reads the center file itself (see DirectCopy)
-            phase = "source"
-            holder["alias"] = stack.enter_context(ctx.wh.attached(center.source.path, center.id))
-            phase = "load"
         days = sorted(set(days))
         dated = [p for p in plans if p.raw.by_date]
         i = rows_by_date = days_done = 0
@@ -271,22 +279,10 @@ def load_center(
                 center.id,
                 lambda s=span, sp=span_plans: _replace(ctx, center, sp, holder, s),
                 res,
-                on_retry=connect,
+                on_retry=reconnect,
             )
-            n_days = (span[1] - span[0]).days + 1
-            res.dates_loaded += n_days
-            days_done += n_days
-            for row in audit:
-                res.rows[row.canonical_table] = res.rows.get(row.canonical_table, 0) + row.rows_written
-                if row.business_date is not None:
-                    rows_by_date += row.rows_written
-            log.info(
-                "%s: loaded %s..%s (%s)",
-                center.id,
-                span[0],
-                span[1],
-                ", ".join(f"{t} {n}" for t, n in sorted(_span_rows(audit).items())),
-            )
+            rows_by_date += _loaded(res, span, audit)
+            days_done += (span[1] - span[0]).days + 1
         res.status = "ok"
     except Exception as exc:  # one center's failure never stops the others
         res.fail(exc, phase, rerun_hint)
@@ -311,11 +307,89 @@ def load_center(
         res.duration_s = round(time.monotonic() - t0, 3)
 
 
-def _span_rows(audit: list[AuditRow]) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for r in audit:
-        out[r.canonical_table] = out.get(r.canonical_table, 0) + r.rows_written
-    return out
+def load_group(ctx: _Ctx, members: list[tuple[Center, Mapping, list[TablePlan], list[dt.date], CenterResult]]) -> None:
+    """Several DirectCopy centers, each with one short span of dates (the nightly case), in ONE
+    warehouse transaction (replace_many): a nightly load of hundreds of centers is bound by
+    DuckDB's fixed cost per statement and per commit, not by its rows. Each center is attached
+    and checked first; one that fails there, or every one should the shared transaction fail,
+    is loaded again on its own (load_center: retries, its own error in the report), so a bad
+    center never fails the others."""
+    t0 = time.monotonic()
+    started = utcnow()
+    alone, attached, loads, loaded = [], [], [], []
+    audit: list[AuditRow] = []
+    with contextlib.ExitStack() as stack:
+        for member in members:
+            center = member[0]
+            try:
+                attached.append((member, stack.enter_context(ctx.wh.attached(center.source.path, center.id))))
+            except Exception:  # noqa: BLE001 - load_center reports it (and retries what is transient)
+                alone.append(member)
+        catalogs: dict[str, list] = {}
+        if ctx.check_schema and attached:  # every center's mapped tables, in one catalog query
+            names = {t.physical for (_c, mapping, *_rest), _a in attached for t in mapping.tables.values()}
+            try:
+                catalogs = ctx.wh.attached_catalogs([alias for _m, alias in attached], sorted(names))
+            except Exception:  # noqa: BLE001 - each center checks on its own, in load_center
+                alone += [member for member, _alias in attached]
+                attached = []
+        for member, alias in attached:
+            center, mapping, plans, days, res = member
+            if ctx.check_schema:
+
+                def read(tables, alias=alias):
+                    return catalogs[alias] if tables is not None else ctx.wh.attached_catalog(alias)(None)
+
+                try:
+                    check_live_schema(center, mapping, read, ctx.canonical)
+                except Exception:  # noqa: BLE001 - load_center reports the drift
+                    alone.append(member)
+                    continue
+            span = (min(days), max(days))
+            writes = tuple(
+                TableWrite(p.raw, batches=(), copy=direct_copy(p, alias, span[0], span[1], started, ctx.run_id))
+                for p in plans
+            )
+            loads.append(PartitionLoad(ctx.run_id, center.id, span[0], span[1], writes, started))
+            loaded.append(member)
+        if loads:
+            try:
+                audit = ctx.wh.replace_many(loads)
+            except Exception as exc:  # noqa: BLE001 - each center again on its own, see above
+                log.warning(
+                    "%d centers loaded together failed (%s: %s); loading each on its own",
+                    len(loads),
+                    type(exc).__name__,
+                    redact(str(exc).splitlines()[0] if str(exc) else ""),
+                )
+                alone += loaded
+                loaded = []
+    by_center: dict[str, list[AuditRow]] = {}
+    for row in audit:
+        by_center.setdefault(row.center_id, []).append(row)
+    for center, _mapping, _plans, days, res in loaded:
+        res.date_from, res.date_to = min(days).isoformat(), max(days).isoformat()
+        res.attempts += 1
+        _loaded(res, (min(days), max(days)), by_center.get(center.id, []))
+        res.status = "ok"
+        res.duration_s = round(time.monotonic() - t0, 3)
+    for member in alone:
+        load_center(ctx, *member)
+
+
+def _loaded(res: CenterResult, span: tuple[dt.date, dt.date], audit: list[AuditRow]) -> int:
+    """Count a committed span into the center's result and log it; returns its rows by date."""
+    res.dates_loaded += (span[1] - span[0]).days + 1
+    tables: dict[str, int] = {}
+    by_date = 0
+    for row in audit:
+        tables[row.canonical_table] = tables.get(row.canonical_table, 0) + row.rows_written
+        by_date += row.rows_written if row.business_date is not None else 0
+    for table, n in tables.items():
+        res.rows[table] = res.rows.get(table, 0) + n
+    counts = ", ".join(f"{t} {n}" for t, n in sorted(tables.items()))
+    log.info("%s: loaded %s..%s (%s)", res.center_id, span[0], span[1], counts)
+    return by_date
 
 
 def _replace(ctx: _Ctx, center: Center, plans: list[TablePlan], holder: dict, span) -> list[AuditRow]:
@@ -491,21 +565,62 @@ def _run_centers(ctx: _Ctx, ready: dict, plan_days: dict, rep: RunReport, worker
     if not n:
         return
     workers = max(1, min(workers or DEFAULT_WORKERS, n))
-    log.info("loading %d centers with %d workers (run %s)", n, workers, ctx.run_id)
+    groups = _groups(ctx, ready, plan_days, workers)
+    grouped = {cid for group in groups for cid in group}
+    tasks = groups + [[cid] for cid in ready if cid not in grouped]
+    log.info(
+        "loading %d centers with %d workers (run %s)%s",
+        n,
+        workers,
+        ctx.run_id,
+        f"; {len(grouped)} of them in {len(groups)} shared transactions" if groups else "",
+    )
     done_lock = threading.Lock()
+
+    def member(cid: str):
+        center, mapping, plans = ready[cid]
+        return center, mapping, plans, plan_days[cid], rep.center(cid)
+
     with progress(f"load {n} centers", total=n) as bar, ThreadPoolExecutor(workers, "load") as pool:
-        futures = {
-            pool.submit(load_center, ctx, center, mapping, plans, plan_days[cid], rep.center(cid)): cid
-            for cid, (center, mapping, plans) in ready.items()
-        }
+        futures = {}
+        for task in tasks:
+            if task[0] in grouped:
+                futures[pool.submit(load_group, ctx, [member(cid) for cid in task])] = task
+            else:
+                futures[pool.submit(load_center, ctx, *member(task[0]))] = task
         for fut in as_completed(futures):
-            cid = futures[fut]
+            task = futures[fut]
             try:
                 fut.result()
-            except Exception as exc:  # noqa: BLE001 - load_center records its own errors
-                rep.center(cid).fail(exc, "load", _rerun(cid, plan_days[cid]))
+            except Exception as exc:  # noqa: BLE001 - load_center and load_group record their own errors
+                for cid in task:
+                    if rep.center(cid).status == "pending":
+                        rep.center(cid).fail(exc, "load", _rerun(cid, plan_days[cid]))
             with done_lock:
-                bar.advance()
+                bar.advance(len(task))
 
 
-__all__ = ["load", "load_center", "check_live_schema", "resolve_dates", "spans", "next_span", "span_days"]
+def _groups(ctx: _Ctx, ready: dict, plan_days: dict, workers: int) -> list[list[str]]:
+    """The centers load_group copies together: DirectCopy centers whose dates form one short span
+    (a nightly run, a catch-up after a weekend), GROUP_CENTERS at most per transaction and at
+    least two groups per worker (the work stays balanced)."""
+    max_days = min(GROUP_SPAN_DAYS, ctx.chunk_days or GROUP_SPAN_DAYS)
+    candidates = [
+        cid
+        for cid, (center, _mapping, plans) in ready.items()
+        if _one_short_span(plan_days[cid], max_days) and ctx.direct_copy(center, plans)
+    ]
+    if len(candidates) < 2:
+        return []
+    size = max(2, min(GROUP_CENTERS, -(-len(candidates) // (2 * workers))))
+    return [candidates[i : i + size] for i in range(0, len(candidates), size)]
+
+
+def _one_short_span(days: list[dt.date], max_days: int) -> bool:
+    if not days:
+        return False
+    first, last = min(days), max(days)
+    return (last - first).days < max_days and len(set(days)) == (last - first).days + 1
+
+
+__all__ = ["load", "load_center", "load_group", "check_live_schema", "resolve_dates", "spans", "next_span", "span_days"]
