@@ -19,7 +19,8 @@ import contextlib
 import hashlib
 import json
 import os
-import threading
+import subprocess
+import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -296,40 +297,99 @@ def _invoke(args: list[str], manifest=None):
         _release_duckdb()
 
 
-class ParseAhead:
-    """`dbt parse` in a background thread while the loader copies (the nightly run): the import
-    of dbt and the parse of 4000+ nodes (~7 s at 500 centers) need no data, only the rendered
-    files, so they leave the critical path. The build then runs on that manifest; if the parse
-    failed, the build parses again itself (and reports what is wrong)."""
+def parse_manifest(root: Path):
+    """`dbt parse` in-process without writing files: the manifest, or None (the build then parses
+    again itself and reports what is wrong)."""
+    try:
+        from dbt.cli.main import dbtRunner
+
+        args = ["--quiet", "parse", "--project-dir", str(root), "--profiles-dir", str(root), "--no-write-json"]
+        res = dbtRunner().invoke(args)
+    except Exception as exc:  # noqa: BLE001 - the build parses again and reports it
+        log.warning("build: parsing ahead failed (%s: %s); the build parses again", type(exc).__name__, exc)
+        return None
+    if not res.success:
+        log.warning("build: parsing ahead failed (%s); the build parses again", res.exception)
+        return None
+    return res.result
+
+
+class BuildAhead:
+    """The nightly run's dbt build in a child process started before the load. The child imports
+    dbt and parses the rendered project (~7 s at 500 centers) while the loader copies, then waits
+    for `build()` and builds on that manifest. In a thread of the loader's process the parse held
+    the GIL and slowed the copy by more than it saved; a process runs on the other core.
+    Closing without `build()` (a failed load, Ctrl-C, a crash) ends the child unbuilt: its stdin
+    reaches EOF."""
 
     def __init__(self, project_dir: Path | None = None):
         self.root = Path(project_dir).resolve() if project_dir else default_project_dir()
-        self._manifest = None
-        self.seconds = 0.0
+        self._result = self.root / "target" / "ivoris_build_ahead.json"
+        self._result.parent.mkdir(parents=True, exist_ok=True)
+        self._result.unlink(missing_ok=True)
+        self.parse_s = 0.0
         self.waited_s = 0.0
-        self._thread = threading.Thread(target=self._parse, name="dbt-parse", daemon=True)
-        self._thread.start()
+        serve = "import sys; from extract.dbt_runner import serve_build_ahead as s; sys.exit(s(*sys.argv[1:]))"
+        cmd = [sys.executable, "-c", serve, str(self.root), str(self._result)]
+        self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, text=True)  # noqa: S603 - our own module
 
-    def _parse(self) -> None:
-        started = time.perf_counter()
+    def build(self) -> DbtResult:
+        """Let the child build (it first finishes its parse) and return its result."""
+        go = time.time()
+        with contextlib.suppress(BrokenPipeError, OSError):
+            self._proc.stdin.write("build\n")
+            self._proc.stdin.close()
+        code = self._proc.wait()
         try:
-            from dbt.cli.main import dbtRunner
+            doc = json.loads(self._result.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            raise DbtBuildError(
+                f"the dbt build process exited with code {code} and no result; see its output above, "
+                "then run `ivoris build`"
+            ) from None
+        if doc.get("error"):
+            raise DbtBuildError(doc["error"])
+        self.parse_s = float(doc["parse_s"])
+        self.waited_s = max(0.0, float(doc["parsed_at"]) - go)  # the part of the parse the load did not hide
+        return DbtResult(**doc["result"])
 
-            args = ["--quiet", "parse", "--project-dir", str(self.root), "--profiles-dir", str(self.root)]
-            res = dbtRunner().invoke([*args, "--no-write-json"])
-            if res.success:
-                self._manifest = res.result
-            else:
-                log.warning("build: parsing ahead failed (%s); the build parses again", res.exception)
-        except Exception as exc:  # noqa: BLE001 - the build parses again and reports it
-            log.warning("build: parsing ahead failed (%s: %s); the build parses again", type(exc).__name__, exc)
-        self.seconds = time.perf_counter() - started
+    def close(self) -> None:
+        """End the child if it has not built (EOF on its stdin), waiting briefly for it."""
+        if self._proc.poll() is not None:
+            return
+        with contextlib.suppress(BrokenPipeError, OSError):
+            self._proc.stdin.close()
+        try:
+            self._proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait()
 
-    def manifest(self):
-        started = time.perf_counter()
-        self._thread.join()
-        self.waited_s += time.perf_counter() - started  # the part of the parse the load did not hide
-        return self._manifest
+
+def serve_build_ahead(project_dir: str, result_file: str) -> int:
+    """The child of BuildAhead: parse, wait for the word `build` on stdin, build, write the result."""
+    from extract.log import setup
+
+    setup()
+    root, result_path = Path(project_dir), Path(result_file)
+    started = time.perf_counter()
+    with _project_env(root):
+        manifest = parse_manifest(root)
+    doc: dict = {"parse_s": round(time.perf_counter() - started, 3), "parsed_at": time.time()}
+    if sys.stdin.readline().strip() != "build":
+        return 0  # the run ended without a build
+    try:
+        doc["result"] = asdict(dbt_build(root, manifest=manifest))
+    except IvorisError as exc:
+        doc["error"] = str(exc)
+    tmp = result_path.with_name(result_path.name + ".tmp")
+    tmp.write_text(json.dumps(doc), encoding="utf-8")
+    os.replace(tmp, result_path)
+    # Done: skip the interpreter's teardown of dbt's objects (~1.5 s at 500 centers); the
+    # warehouse connection is closed and the result written.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 def _summarize(res) -> tuple[list[str], dict[str, str], int]:
@@ -401,7 +461,7 @@ def dbt_build(
     full: bool = False,
     select: list[str] | str | None = None,
     quiet: bool = False,
-    parsed: ParseAhead | None = None,
+    manifest=None,
 ) -> DbtResult:
     """Run `dbt build` in-process in the project dir. Nightly (default): the changed staging
     views plus everything that must run (see plan_build); full=True: every node, like a plain
@@ -417,7 +477,6 @@ def dbt_build(
             plan = BuildPlan("select", ["--select", *selection], None, current, "requested")
         else:
             plan = plan_build(root, warehouse, full=full)
-        manifest = parsed.manifest() if parsed is not None and parsed.root == root else None
         res = _run(root, plan, quiet=quiet, manifest=manifest)
         failures, statuses, nodes = _summarize(res)
         _record(root, plan, previous, statuses, bool(res.success))
@@ -454,12 +513,6 @@ def dbt_build(
         "ok" if result.success else f"{len(failures)} failures",
     )
     return result
-
-
-def prewarm() -> None:
-    """Import dbt (2-3 s) ahead of time, e.g. in a thread while the nightly load runs."""
-    import dbt.adapters.duckdb  # noqa: F401
-    import dbt.cli.main  # noqa: F401
 
 
 def cmd_build(args: argparse.Namespace) -> int:

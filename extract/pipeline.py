@@ -18,7 +18,7 @@ import time
 from contextlib import ExitStack
 
 from extract.config import Settings, load_settings
-from extract.dbt_runner import ParseAhead, dbt_environment
+from extract.dbt_runner import BuildAhead, dbt_environment
 from extract.errors import IvorisError
 from extract.load.loader import load, resolve_dates
 from extract.load.report import RunReport, new_run_id, redact
@@ -54,10 +54,13 @@ def _render(settings: Settings):
     return render_project(settings)
 
 
-def _dbt_build(parsed=None):
-    from extract.dbt_runner import dbt_build
+def _dbt_build(ahead: BuildAhead | None):
+    if ahead is not None:
+        result = ahead.build()
+    else:
+        from extract.dbt_runner import dbt_build
 
-    result = dbt_build(parsed=parsed)
+        result = dbt_build()
     if not getattr(result, "success", False):
         raise IvorisError(
             "dbt build failed: see the dbt output above and target/run_results.json; "
@@ -100,12 +103,13 @@ def run_pipeline(
     _phase(rep, "render", lambda: _render(settings))
     rendered = rep.phases["render"]["status"] == "ok"
 
-    # 2 + 3. check and load every center, then dbt build, under one run lock; dbt parses the
-    # rendered project meanwhile
+    # 2 + 3. check and load every center, then dbt build, under one run lock; a dbt process parses
+    # the rendered project meanwhile and builds when the load is done
     try:
         with run_lock(lock_timeout(lock_timeout_s)), dbt_environment(project_dir()), ExitStack() as stack:
-            parsed = ParseAhead() if rendered else None
-            stack.callback(lambda: parsed and parsed.manifest())  # never leave dbt running behind
+            ahead = BuildAhead() if rendered else None
+            if ahead is not None:
+                stack.callback(ahead.close)  # never leave dbt running behind
             t0 = time.monotonic()
             load(
                 settings,
@@ -124,10 +128,10 @@ def run_pipeline(
                 "centers_failed": len(rep.failed),
             }
             if rendered:
-                _phase(rep, "dbt build", lambda: _dbt_build(parsed))
-                if parsed is not None:  # off the critical path: it ran while the loader copied
-                    rep.phases["dbt build"]["parsed_ahead_s"] = round(parsed.seconds, 3)
-                    rep.phases["dbt build"]["waited_for_parse_s"] = round(parsed.waited_s, 3)
+                _phase(rep, "dbt build", lambda: _dbt_build(ahead))
+                if ahead is not None:  # off the critical path: it ran while the loader copied
+                    rep.phases["dbt build"]["parsed_ahead_s"] = round(ahead.parse_s, 3)
+                    rep.phases["dbt build"]["waited_for_parse_s"] = round(ahead.waited_s, 3)
             else:
                 rep.phases["dbt build"] = {"status": "failed", "message": "skipped: render failed"}
     except IvorisError as exc:  # the lock: another run is busy
