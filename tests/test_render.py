@@ -106,6 +106,31 @@ def test_render_is_deterministic_and_does_not_rewrite(project: Path, tmp_path: P
     assert _generated(other) == before
 
 
+def test_render_is_skipped_only_while_inputs_and_files_are_unchanged(project: Path) -> None:
+    _setup(project, 3)
+    settings = load_settings(project / "config" / "centers.yml")
+    first = render_project(settings, project)
+    expected = _generated(project)
+    sql = project / "models/staging/centers/center_002/stg_center_002__services.sql"
+    # A file edited or deleted by hand is rendered again, though no input changed.
+    sql.write_text("-- edited by hand\n", encoding="utf-8")
+    assert render_project(settings, project).written == [sql]
+    sql.unlink()
+    assert render_project(settings, project).written == [sql]
+    assert _generated(project) == expected
+    again = render_project(settings, project)
+    assert again.written == [] and sorted(again.unchanged) == sorted(first.written)
+    assert again.centers == first.centers
+    # A changed input (here a center's name) renders again.
+    config = project / "config" / "centers.yml"
+    doc = yaml.safe_load(config.read_text(encoding="utf-8"))
+    doc["centers"][0]["name"] = "Renamed Praxis"
+    config.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    renamed = render_project(load_settings(config), project)
+    assert project / "macros/generated/ivoris_generated.sql" in renamed.written
+    assert "Renamed Praxis" in (project / "macros/generated/ivoris_generated.sql").read_text(encoding="utf-8")
+
+
 def test_unapproved_and_edited_mappings_are_skipped(project: Path) -> None:
     _setup(project, 3)
     mdir = project / "config" / "mappings"
