@@ -88,7 +88,7 @@ def _instance() -> duckdb.DuckDBPyConnection:
         return _shared["instance"]  # type: ignore[return-value]
 
 
-def _sql_string(text: str) -> str:
+def sql_string(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
@@ -110,7 +110,7 @@ def unreadable_file_error(path, center_id: str, exc: Exception) -> SourceUnavail
 
 def attach_sql(path, alias: str) -> str:
     """ATTACH a center file read-only under a generated alias (ATTACH takes no bound parameter)."""
-    return f"ATTACH {_sql_string(str(path))} AS {alias} (READ_ONLY)"
+    return f"ATTACH {sql_string(str(path))} AS {alias} (READ_ONLY)"
 
 
 class DuckDBSource:

@@ -114,6 +114,15 @@ CHECKPOINT_ENV, CHECKPOINT_DEFAULT = "IVORIS_DUCKDB_CHECKPOINT_THRESHOLD", "1GB"
 # fill half the memory limit: bounded memory whatever the number of centers. (A checkpoint walks
 # every table, ~0.1-0.3 s at 500 centers, so the budget is not smaller than it must be.)
 PINNED_KIB_PER_TABLE = 512
+# The warehouse file is ATTACHed to an in-memory instance instead of being opened directly, for
+# one option: ROW_GROUP_SIZE. A backfill appends ~40-60 k rows per table and transaction, fewer
+# than DuckDB's default row group (122,880 rows), so every row went into the WAL at commit and
+# again into the file at the checkpoint. With 16,384-row groups DuckDB writes the full row
+# groups straight to the file while the transaction runs (its "optimistic writes"; the WAL holds
+# their addresses): 100 centers x 365 days, one thread, 14.0 s -> 9.0 s. Tables written by dbt
+# (which opens the file directly) keep the default size.
+WAREHOUSE_ALIAS = "ivoris_warehouse"
+ROW_GROUP_ROWS = 16_384
 STATE_SELECT_ALL = render(T_STATE_SELECT_ALL, state=STATE)
 STATE_MERGE = render(T_STATE_MERGE, state=STATE)
 
@@ -147,7 +156,7 @@ class DuckDBWarehouse:
         self._cursors: list[duckdb.DuckDBPyConnection] = []
         self._guard = threading.Lock()
         try:
-            self._con = duckdb.connect(str(self.path), read_only=read_only)
+            self._con = _connect(self.path, read_only)
         except duckdb.IOException as exc:
             if "lock" in str(exc).lower():
                 raise WarehouseBusyError(
@@ -188,6 +197,7 @@ class DuckDBWarehouse:
         cur = getattr(self._local, "cur", None)
         if cur is None:
             cur = self._con.cursor()
+            cur.execute(f"USE {WAREHOUSE_ALIAS}")  # a new connection starts in the in-memory database
             self._local.cur = cur
             with self._guard:
                 self._cursors.append(cur)
@@ -437,6 +447,25 @@ class DuckDBWarehouse:
             yield self
         finally:
             self.close()
+
+
+def _connect(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
+    """The warehouse file ATTACHed to an in-memory instance (see ROW_GROUP_ROWS) and selected."""
+    from extract.sources.duckdb import sql_string
+
+    con = duckdb.connect(":memory:")
+    try:
+        # spills go beside the warehouse, as when the file is opened directly (not into the cwd)
+        con.execute(f"SET temp_directory = {sql_string(str(path) + '.tmp')}")
+        mode = "READ_ONLY, " if read_only else ""
+        con.execute(
+            f"ATTACH {sql_string(str(path))} AS {WAREHOUSE_ALIAS} ({mode}ROW_GROUP_SIZE {ROW_GROUP_ROWS})"
+        )
+        con.execute(f"USE {WAREHOUSE_ALIAS}")
+    except BaseException:
+        con.close()
+        raise
+    return con
 
 
 def _insert_audit(cur: duckdb.DuckDBPyConnection, rows: list[AuditRow]) -> None:
