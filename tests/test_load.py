@@ -23,7 +23,7 @@ from extract.load import loader
 from extract.load.loader import load, spans
 from extract.load.queries import business_dates
 from extract.mapping import load_mapping, save_mapping
-from extract.warehouse.base import file_lock
+from extract.warehouse.base import UNCHANGED_NOTE, file_lock
 
 FROM, TO = END - dt.timedelta(days=5), END
 ALL = ["center_a", "center_b", "center_c", "center_d"]
@@ -152,6 +152,45 @@ def test_nightly_centers_share_one_transaction_and_fall_back_one_by_one(project,
     assert set(tx) == set(ALL) and all(len(t) == 1 for t in tx.values())
     assert len(set.union(*tx.values())) == len(ALL)  # one transaction each
     assert raw_snapshot(wh_path(root)) == expected
+
+
+def test_unchanged_snapshot_tables_are_not_rewritten_changed_ones_are(project):
+    root, cfg = project
+    settings = load_settings(cfg)
+    first = load(settings, dates=[END], center_ids=["center_a"])
+    # the center changes one insurer's name; its patient links stay as they were
+    src = duckdb.connect(str(root / "centers" / "center_a.duckdb"))
+    try:
+        src.execute("UPDATE ck.KASSEN_MN SET NAME_MN = 'Neue Kasse' WHERE ID = (SELECT min(ID) FROM ck.KASSEN_MN)")
+    finally:
+        src.close()
+    second = load(settings, dates=[END], center_ids=["center_a"])
+    assert second.exit_code == 0
+    con = duckdb.connect(str(wh_path(root)), read_only=True)
+    try:
+        run_ids = dict(
+            (table, {r for (r,) in con.execute(f'SELECT DISTINCT "_run_id" FROM raw_center_a."{table}"').fetchall()})  # noqa: S608 - test SQL over our own names
+            for table in ("KASSEN_MN", "PATKASSE_MN", "KARTEI_MN")
+        )
+        assert run_ids["KASSEN_MN"] == {second.run_id}  # changed: rewritten
+        assert run_ids["PATKASSE_MN"] == {first.run_id}  # unchanged: its rows as first written
+        assert run_ids["KARTEI_MN"] == {second.run_id}  # a business date is always replaced
+        names = {n for (n,) in con.execute("SELECT NAME_MN FROM raw_center_a.KASSEN_MN").fetchall()}
+        assert "Neue Kasse" in names
+        audit = dict(
+            (table, (read, written, message))
+            for table, read, written, message in con.execute(
+                "SELECT canonical_table, rows_read, rows_written, message FROM ivoris_meta.load_audit "
+                "WHERE run_id = ? AND business_date IS NULL",
+                [second.run_id],
+            ).fetchall()
+        )
+        links = con.execute("SELECT count(*) FROM raw_center_a.PATKASSE_MN").fetchone()[0]
+        # both snapshots are accounted for in the audit (the reconciliation test relies on it)
+        assert audit["PATKASSE"] == (links, links, UNCHANGED_NOTE)
+        assert audit["KASSEN"][2] == ""
+    finally:
+        con.close()
 
 
 def _strings_in_warehouse(db: Path) -> str:

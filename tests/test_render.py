@@ -65,6 +65,8 @@ def test_render_writes_sources_staging_unions_and_macro(project: Path) -> None:
     assert src["config"]["loaded_at_field"] == "_loaded_at"
     assert src["config"]["freshness"]["warn_after"] == {"count": 36, "period": "hour"}
     tables = {t["name"]: t for t in src["tables"]}
+    # snapshot tables are rewritten only when they changed: no freshness judged on them
+    assert tables["kassen"]["config"] == {"freshness": None} and "config" not in tables["kartei"]
     assert set(tables) == {"kartei", "leistung", "kassen", "patkasse"}  # PATIENT is never loaded
     assert tables["kartei"]["identifier"] == mapping.tables["KARTEI"].physical
     kartei_cols = [c["name"] for c in tables["kartei"]["columns"]]

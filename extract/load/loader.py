@@ -3,7 +3,7 @@
 Per center (in parallel): open the source read-only, check its live schema against the approved
 mapping, then for each span of consecutive dates run ONE warehouse transaction that replaces the
 center's KARTEI/LEISTUNG partitions of those dates, together with their audit rows and the catch-up
-state. The snapshot tables (KASSEN, PATKASSE) are replaced once per run, in the center's last
+state. The snapshot tables (KASSEN, PATKASSE) are replaced once per run (when they changed), in the center's last
 transaction. Spans are sized by rows (about `chunk_rows` per transaction, from the rows per day
 seen so far; at most `chunk_days` dates when set): few commits on a backfill, bounded redo work
 after a crash. Rows stream from the source in Arrow batches straight into the open transaction, so

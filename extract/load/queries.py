@@ -252,6 +252,8 @@ T_DIRECT_INSERT_DATED = (
     "WHERE {bd} BETWEEN ? AND ?"
 )
 T_DIRECT_INSERT_SNAPSHOT = "INSERT INTO {target} ({columns}) SELECT {casts}, ?, ? FROM {source}"
+# a snapshot's rows as a multiset: row count and the sum of the row hashes (see DirectCopy.digest_sql)
+T_DIRECT_DIGEST = "SELECT count(*) AS n, sum(hash({names})) AS h FROM (SELECT {casts} FROM {source}) AS conformed"
 
 
 def business_date_sql(column: str, family: str) -> str:
@@ -314,4 +316,7 @@ def direct_copy(
         )
         insert_params = [loaded_at, run_id]
     count = f"SELECT count(*) AS n FROM {source}{where}"  # noqa: S608 - validated, quoted identifiers
-    return DirectCopy(insert, insert_params, count, list(params))
+    digest = None
+    if not raw.by_date:
+        digest = T_DIRECT_DIGEST.format(names=", ".join(names), casts=", ".join(casts), source=source)
+    return DirectCopy(insert, insert_params, count, list(params), digest)

@@ -47,7 +47,7 @@ GROUP_ORDER = ("integer", "text", "date", "deleted_flag")
 
 GRAIN = {
     "by_date": "one row per {what} of center {center_id}, as loaded for each business date",
-    "snapshot": "one row per {what} of center {center_id} (the whole table, replaced on every load)",
+    "snapshot": "one row per {what} of center {center_id} (the whole table, replaced by a load when it changed)",
 }
 
 
@@ -211,7 +211,11 @@ class _Table:
             {
                 "name": layout.LOADED_AT,
                 "alias": "loaded_at",
-                "description": "When the loader wrote this partition (UTC)",
+                "description": (
+                    "When the loader wrote this partition (UTC)"
+                    if self.canonical.load == "by_date"
+                    else "When the loader last wrote this table (UTC): it is rewritten only when it changed"
+                ),
             }
         )
         cols.append(

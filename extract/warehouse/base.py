@@ -112,6 +112,9 @@ class DirectCopy:
     insert_params: list
     count_sql: str  # rows the source holds for the span: rows_read (the difference was not loaded)
     count_params: list
+    # Snapshot tables: the conformed rows' count and hash sum (no parameters). When the raw table
+    # holds the same, it is not rewritten (see DuckDBWarehouse._unchanged_snapshots).
+    digest_sql: str | None = None
 
 
 @dataclass
@@ -178,6 +181,9 @@ class AuditRow:
             self.duration_s,
             self.message,
         )
+
+
+UNCHANGED_NOTE = "unchanged since it was last written: not rewritten"
 
 
 def skipped_note(n: int) -> str:

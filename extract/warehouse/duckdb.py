@@ -29,6 +29,7 @@ from extract.paths import duckdb_warehouse_path
 from extract.sources.base import CatalogColumn
 from extract.warehouse.base import (
     AUDIT_COLUMNS,
+    UNCHANGED_NOTE,
     AuditRow,
     PartitionLoad,
     RawTable,
@@ -65,6 +66,8 @@ T_COUNT_PART_DATES = (
     "WHERE {business_date} BETWEEN ? AND ? GROUP BY {business_date}"
 )
 T_COUNT_PART_ALL = "SELECT {i} AS t, NULL::DATE AS d, count(*) AS n FROM {table}"
+# a raw snapshot table's data columns as a multiset (DirectCopy.digest_sql is the source side)
+T_TARGET_DIGEST = "SELECT {i} AS w, 1 AS side, count(*) AS n, sum(hash({names})) AS h FROM {table}"
 # audit rows as one Arrow table: executemany runs one statement per row (was 40 % of a backfill)
 T_AUDIT_INSERT_ARROW = "INSERT INTO {audit} ({columns}) SELECT {columns} FROM __ivoris_audit"
 T_STATE_SELECT_ALL = "SELECT center_id, last_business_date FROM {state}"
@@ -268,16 +271,17 @@ class DuckDBWarehouse:
         return rows
 
     def _replace(self, loads: list[PartitionLoad]) -> tuple[list[AuditRow], int]:
-        """The transaction; also returns how many tables had rows deleted, plus how many had rows
-        appended (what the transaction left pinned in memory until a checkpoint)."""
+        """The transaction; also returns how many tables it wrote (what it left pinned in memory
+        until a checkpoint)."""
         cur = self._cur()
         inserted: list[dict[tuple[str, dt.date | None], int]] = [{} for _ in loads]
         copied: list[dict[str, int]] = [{} for _ in loads]  # canonical table -> rows a DirectCopy inserted
         pinned = 0
         cur.begin()
         try:
-            for load, load_inserted, load_copied in zip(loads, inserted, copied, strict=True):
-                pinned += self._write(cur, load, load_inserted, load_copied)
+            unchanged = self._unchanged_snapshots(cur, loads)
+            for li, load in enumerate(loads):
+                pinned += self._write(cur, load, inserted[li], copied[li], unchanged.get(li, {}))
             counts = self._written(cur, loads)
             finished = utcnow()
             rows: list[AuditRow] = []
@@ -290,9 +294,6 @@ class DuckDBWarehouse:
             _insert_audit(cur, rows)
             self._advance_state(cur, [(load.center_id, load.date_to) for load in loads if load.date_to], finished)
             cur.commit()
-            for load_inserted, load_copied in zip(inserted, copied, strict=True):
-                pinned += sum(1 for n in load_copied.values() if n)
-                pinned += len({t for (t, _d), n in load_inserted.items() if n})
             return rows, pinned
         except BaseException:
             try:
@@ -301,31 +302,70 @@ class DuckDBWarehouse:
                 pass
             raise
 
-    def _write(self, cur, load: PartitionLoad, inserted: dict, copied: dict[str, int]) -> int:
-        """Delete one center's partitions and insert their new rows; returns the tables that had
-        rows deleted."""
-        deleted = 0
-        for w in load.writes:
+    def _unchanged_snapshots(self, cur, loads: list[PartitionLoad]) -> dict[int, dict[int, int]]:
+        """The DirectCopy snapshot writes whose raw table already holds exactly the center's rows:
+        {load index: {write index: rows}}. Same row count and same sum of row hashes, compared in
+        one query for all loads. Insurers and patient links rarely change, yet rewriting them
+        each night was half of a nightly load's statements and of its checkpoint work."""
+        parts: list[str] = []
+        where: list[tuple[int, int]] = []
+        for li, load in enumerate(loads):
+            for wi, w in enumerate(load.writes):
+                if w.copy is None or w.copy.digest_sql is None:
+                    continue
+                i = len(where)
+                where.append((li, wi))
+                names = ", ".join(quote(c.name) for c in w.table.columns)
+                target = qualified(w.table.schema, w.table.physical)
+                parts.append(f"SELECT {i} AS w, 0 AS side, n, h FROM ({w.copy.digest_sql})")  # noqa: S608
+                parts.append(render(T_TARGET_DIGEST, i=str(i), names=names, table=target))
+        out: dict[int, dict[int, int]] = {}
+        if not parts:
+            return out
+        digests: dict[int, list] = {}
+        for i, side, n, h in cur.execute(" UNION ALL ".join(parts)).fetchall():
+            digests.setdefault(i, [None, None])[side] = (n, h)
+        for i, (source, target) in digests.items():
+            if source == target and source is not None and source[0]:
+                li, wi = where[i]
+                out.setdefault(li, {})[wi] = int(source[0])
+        return out
+
+    def _write(
+        self, cur, load: PartitionLoad, inserted: dict, copied: dict[str, int], unchanged: dict[int, int]
+    ) -> int:
+        """Delete one center's partitions and insert their new rows, except the snapshot tables
+        that are unchanged; returns the tables written."""
+        written = 0
+        for wi, w in enumerate(load.writes):
+            if wi in unchanged:
+                copied[w.table.canonical] = unchanged[wi]
+                w.notes.append(UNCHANGED_NOTE)
+                continue
             target = qualified(w.table.schema, w.table.physical)
             if w.table.by_date:
                 cur.execute(render(T_DELETE_DATES, table=target, business_date=BD), [load.date_from, load.date_to])
             else:
                 cur.execute(render(T_DELETE_ALL, table=target))
-            deleted += bool(cur.fetchone()[0])
+            deleted = int(cur.fetchone()[0])
             if w.copy is not None:
                 copied[w.table.canonical] = int(cur.execute(w.copy.insert_sql, w.copy.insert_params).fetchone()[0])
+                written += bool(deleted or copied[w.table.canonical])
                 continue
             names = ", ".join(quote(f.name) for f in w.table.arrow_schema())
+            appended = 0
             for batch in w.batches:
                 if batch.num_rows == 0:
                     continue
                 _count(inserted, w.table, batch)
+                appended += batch.num_rows
                 cur.register("__ivoris_batch", batch)
                 try:
                     cur.execute(render(T_INSERT_BATCH, table=target, columns=names))
                 finally:
                     cur.unregister("__ivoris_batch")
-        return deleted
+            written += bool(deleted or appended)
+        return written
 
     def _checkpoint_if_pinned(self, pinned: int) -> None:
         """Checkpoint between transactions once the tables written pinned enough memory
@@ -384,8 +424,8 @@ class DuckDBWarehouse:
 
     def _written(self, cur, loads: list[PartitionLoad]) -> list[tuple[dict, dict[int, int]]]:
         """Per load: the rows now in its replaced partitions, read back inside the transaction,
-        and for each DirectCopy write (by position) the rows its source holds for the span
-        (rows_read). One query for all loads."""
+        and for each dated DirectCopy write (by position) the rows its source holds for the span
+        (what a snapshot copy inserts is its whole source). One query for all loads."""
         out: list[tuple[dict, dict[int, int]]] = [({}, {}) for _ in loads]
         parts, params, where = [], [], []  # where[t] = (load index, write index)
         for li, load in enumerate(loads):
@@ -400,7 +440,7 @@ class DuckDBWarehouse:
                     params += [load.date_from, load.date_to]
                 else:
                     parts.append(render(T_COUNT_PART_ALL, i=str(i), table=target))
-                if w.copy is not None:  # rows the attached source holds for the span (rows_read)
+                if w.copy is not None and w.table.by_date:  # rows the source holds for the span
                     parts.append(f"SELECT {-1 - i} AS t, NULL::DATE AS d, n FROM ({w.copy.count_sql})")  # noqa: S608
                     params += w.copy.count_params
         if not parts:
