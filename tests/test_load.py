@@ -542,6 +542,42 @@ def test_spans_sized_by_rows_and_capped_by_days():
     assert loader.next_span(gap, 0, 100) == ((d, d + dt.timedelta(days=1)), 2)
 
 
+def test_long_ranges_are_split_by_the_rows_the_center_holds(tmp_path, monkeypatch):
+    """A backfill of a DuckDB center counts the center's rows for the whole range first: the
+    spans are sized from that count, not from a fixed first span."""
+    cfg = make_project(tmp_path, ["center_a", "center_c"], days=60, per_day=3)
+    for k, v in env_for(tmp_path).items():
+        if k.startswith("IVORIS_"):
+            monkeypatch.setenv(k, v)
+    settings = load_settings(cfg)
+    first = END - dt.timedelta(days=59)
+    held = {}
+    for cid in ("center_a", "center_c"):  # the rows each center holds in the range, dated tables
+        src = duckdb.connect(str(tmp_path / "centers" / f"{cid}.duckdb"), read_only=True)
+        try:
+            m = load_mapping(settings.mapping_path(cid))
+            held[cid] = sum(
+                src.execute(f'SELECT count(*) FROM ck."{m.tables[t].physical}"').fetchone()[0]  # noqa: S608 - test SQL over our own names
+                for t in ("KARTEI", "LEISTUNG")
+            )
+        finally:
+            src.close()
+    # a range that fits one transaction is one transaction (a fixed first span made it two)
+    rep = load(settings, date_from=first, date_to=END, chunk_rows=10_000)
+    assert rep.exit_code == 0
+    tx = _audit_transactions(tmp_path, rep.run_id)
+    assert {cid: len(t) for cid, t in tx.items()} == {"center_a": 1, "center_c": 1}
+    # about a third of a center's rows per transaction: three spans (four when rounding leaves
+    # a last date over), all rows loaded
+    rep = load(settings, date_from=first, date_to=END, chunk_rows=min(held.values()) // 3)
+    assert rep.exit_code == 0
+    tx = _audit_transactions(tmp_path, rep.run_id)
+    for cid in ("center_a", "center_c"):
+        assert len(tx[cid]) in (3, 4), cid
+        assert rep.center(cid).dates_loaded == 60
+        assert sum(n for t, n in rep.center(cid).rows.items() if t in ("KARTEI", "LEISTUNG")) == held[cid]
+
+
 def _partitions_and_audit(db: Path) -> tuple[dict, list]:
     con = duckdb.connect(str(db), read_only=True)
     try:

@@ -252,7 +252,8 @@ class Warehouse(Protocol):
 
     name: str
     # Whether the warehouse reads DuckDB center files itself (DirectCopy writes, `attached`,
-    # `attached_catalog` and `replace_many`, one transaction for several centers): DuckDB only.
+    # `attached_catalogs`, `count_source_rows` and `replace_many`, one transaction for several
+    # centers): DuckDB only.
     copies_duckdb_files: bool
 
     def ensure_meta(self) -> None:

@@ -31,6 +31,7 @@ from extract.warehouse.base import (
     AUDIT_COLUMNS,
     UNCHANGED_NOTE,
     AuditRow,
+    DirectCopy,
     PartitionLoad,
     RawTable,
     WarehouseError,
@@ -394,16 +395,26 @@ class DuckDBWarehouse:
         cur = self._cur()
         alias = f"ivoris_src_{next(_aliases)}"
         try:
-            cur.execute(attach_sql(path, quote(alias)))
+            with self._gate.transaction():  # DuckDB refuses a checkpoint while an ATTACH runs
+                cur.execute(attach_sql(path, quote(alias)))
         except duckdb.Error as exc:
             raise unreadable_file_error(path, center_id, exc) from exc
         try:
             yield alias
         finally:
             try:
-                cur.execute(f"DETACH {quote(alias)}")
+                with self._gate.transaction():
+                    cur.execute(f"DETACH {quote(alias)}")
             except duckdb.Error as exc:  # stays attached read-only until the warehouse closes
                 log.debug("%s: could not detach %s (%s)", center_id, path, exc)
+
+    def count_source_rows(self, copies: list[DirectCopy]) -> int:
+        """The rows the attached sources of DirectCopy writes hold for their spans, in one query."""
+        if not copies:
+            return 0
+        sql = " UNION ALL ".join(f"SELECT n FROM ({c.count_sql})" for c in copies)  # noqa: S608
+        params = [v for c in copies for v in c.count_params]
+        return sum(int(n) for (n,) in self._cur().execute(sql, params).fetchall())
 
     def attached_catalogs(
         self, aliases: Sequence[str], tables: Sequence[str] | None = None
