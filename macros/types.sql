@@ -56,3 +56,20 @@
 {% macro sqlserver__ivoris_type_timestamp() -%}
     {{ return('datetime2(6)') }}
 {%- endmacro %}
+
+
+{#- The values of a group joined with ',' in binary (code point) order: chart_entries' service
+    codes. dbt.listagg (string_agg ... order by) everywhere; on DuckDB a sorted list instead,
+    the same string at half the cost of the ordered aggregate (a year of 100 centers: the
+    chart_entries build 9.0 s -> 4.7 s). -#}
+{% macro ivoris_sorted_list(expression) -%}
+    {{ return(adapter.dispatch('ivoris_sorted_list', 'ivoris')(expression)) }}
+{%- endmacro %}
+
+{% macro default__ivoris_sorted_list(expression) -%}
+    {{ return(dbt.listagg(expression, "','", 'order by ' ~ ivoris_binary_collation(expression))) }}
+{%- endmacro %}
+
+{% macro duckdb__ivoris_sorted_list(expression) -%}
+    {{ return("array_to_string(list_sort(list(" ~ expression ~ ")), ',')") }}
+{%- endmacro %}

@@ -126,7 +126,7 @@ service_lists as (
         center_id,
         patient_id,
         service_date,
-        {{ dbt.listagg('service_code', "','", 'order by ' ~ ivoris_binary_collation('service_code')) }} as service_codes
+        {{ ivoris_sorted_list('service_code') }} as service_codes
     from distinct_services
     group by center_id, patient_id, service_date
 
