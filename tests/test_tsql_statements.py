@@ -157,9 +157,15 @@ def test_source_statements_parse(dataset):
     from extract.discover.matcher import match_center
     from extract.load.queries import plan_tables
     from extract.sources.base import CatalogColumn
-    from extract.sources.mssql import CATALOG_SQL, require_read_only
+    from extract.sources.base import catalog_filter
+    from extract.sources.mssql import CATALOG_SQL, T_CATALOG, require_read_only
 
     parse_tsql(CATALOG_SQL)
+    # the nightly drift check's catalog query, restricted to the mapped tables (bound parameters)
+    where, params = catalog_filter(["KARTEI_MN", "kassen", "LEISTUNG_X7Q"])
+    (tree,) = parse_tsql(T_CATALOG.format(tables=where))
+    assert isinstance(tree, exp.Select) and tree.sql(dialect="tsql").count("?") == len(params) == 3
+    assert params == ["KARTEI_MN", "KASSEN", "LEISTUNG_X7Q"]
     canonical = load_canonical()
     selects = 0
     for center in dataset.centers:
