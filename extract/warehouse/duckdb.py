@@ -109,14 +109,13 @@ AUDIT_ARROW_SCHEMA = pa.schema(
 # larger threshold the WAL is checkpointed rarely, and once at close.
 MEMORY_LIMIT_ENV, MEMORY_LIMIT_DEFAULT = "IVORIS_DUCKDB_MEMORY_LIMIT", "512MB"
 CHECKPOINT_ENV, CHECKPOINT_DEFAULT = "IVORIS_DUCKDB_CHECKPOINT_THRESHOLD", "1GB"
-# Until the next checkpoint, a DELETE that removed rows pins the blocks it touched in DuckDB's
-# buffer pool, and rows appended to a table sit in its own in-memory segments (measured with DuckDB
-# 2.0: about 256 KiB per table for either). Snapshot tables are replaced every night and a rerun
-# replaces every table, so at 500 centers (2000 raw tables) a load outgrew the 512 MB limit and
-# failed with OutOfMemoryException. So the warehouse checkpoints between transactions once the
-# tables written since the last one, at PINNED_KIB_PER_TABLE each (twice what was measured), would
-# fill half the memory limit: bounded memory whatever the number of centers. (A checkpoint walks
-# every table, ~0.1-0.3 s at 500 centers, so the budget is not smaller than it must be.)
+# Until the next checkpoint, DuckDB keeps what a transaction wrote to a table in memory: the blocks
+# a DELETE touched, the table's appended segments (measured with DuckDB 2.0 at 500 centers, 2000
+# tables rewritten: 1 GB, ~500 KiB per table). Without a checkpoint a load of 500 centers outgrew
+# the 512 MB limit and failed with OutOfMemoryException. So the warehouse checkpoints between
+# transactions once the tables written since the last one, at PINNED_KIB_PER_TABLE each, would
+# fill half the memory limit: bounded memory whatever the number of centers. (A checkpoint costs
+# ~1.2 ms per table it rewrites and holds every transaction back meanwhile, so not more often.)
 PINNED_KIB_PER_TABLE = 512
 # The warehouse file is ATTACHed to an in-memory instance instead of being opened directly, for
 # one option: ROW_GROUP_SIZE. A backfill appends ~40-60 k rows per table and transaction, fewer
