@@ -86,7 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--full", action="store_true", help="rebuild every model, like a plain `dbt build`")
     d.set_defaults(handler="extract.dbt_runner:cmd_build")
 
-    d = sub.add_parser("run", help="nightly: check mappings, render, load, dbt build")
+    d = sub.add_parser("run", help="nightly: render, check each center and load it, dbt build")
     _dates(d, default_help="default: yesterday")
     d.add_argument("--workers", type=int, default=None)
     d.add_argument("--center", action="append", dest="centers", metavar="ID")

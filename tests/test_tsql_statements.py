@@ -156,8 +156,7 @@ def test_source_statements_parse(dataset):
     from extract.canonical import load_canonical
     from extract.discover.matcher import match_center
     from extract.load.queries import plan_tables
-    from extract.sources.base import CatalogColumn
-    from extract.sources.base import catalog_filter
+    from extract.sources.base import CatalogColumn, catalog_filter
     from extract.sources.mssql import CATALOG_SQL, T_CATALOG, require_read_only
 
     parse_tsql(CATALOG_SQL)
