@@ -385,8 +385,12 @@ def serve_build_ahead(project_dir: str, result_file: str) -> int:
     tmp = result_path.with_name(result_path.name + ".tmp")
     tmp.write_text(json.dumps(doc), encoding="utf-8")
     os.replace(tmp, result_path)
-    # Done: skip the interpreter's teardown of dbt's objects (~1.5 s at 500 centers); the
-    # warehouse connection is closed and the result written.
+    # Done: skip the interpreter's teardown of dbt's objects (~2 s at 500 centers); the warehouse
+    # connection is closed and the result written. What a normal exit must still do: remove the
+    # semaphores dbt's multiprocessing locks created (else Python's resource tracker warns).
+    import multiprocessing.util
+
+    multiprocessing.util._exit_function()
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(0)
