@@ -113,7 +113,11 @@ def test_run_reruns_export_and_leaks(demo):
         for cid in ("problem_unreachable", "problem_corrupt"):  # discovery failed: never approved
             assert by[cid]["error_class"] == "MappingNotApprovedError"
         assert all(c["what_to_do"] for c in doc["centers"] if c["status"] != "ok")
+        # the drift is found by the loader's check, and the hint reruns the nightly command
+        assert by["problem_drifted"]["phase"] == "check"
+        assert f"ivoris run --date {DAY} --center problem_drifted" in by["problem_drifted"]["what_to_do"]
         assert doc["phases"]["render"]["status"] == "ok" and doc["phases"]["dbt build"]["status"] == "ok"
+        assert doc["phases"]["load"]["centers_failed"] == len(by) - 2
         # dbt parsed the project while the loader copied; the build (checked below) ran on that parse
         assert doc["phases"]["dbt build"]["parsed_ahead_s"] > 0
         for cid in by:

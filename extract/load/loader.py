@@ -131,9 +131,10 @@ def check_live_schema(center: Center, mapping: Mapping, read_catalog: Callable, 
 class _Ctx:
     def __init__(
         self, settings, canonical, wh, run_id, check_schema, chunk_days, batch_rows, retries, backoff_s,
-        chunk_rows=CHUNK_ROWS,
+        chunk_rows=CHUNK_ROWS, command="load",
     ):
         self.settings = settings
+        self.command = command  # `load` or `run`: what a failed center's hint says to rerun
         self.canonical = canonical
         self.wh: Warehouse = wh
         self.run_id = run_id
@@ -219,7 +220,7 @@ def load_center(
     res: CenterResult,
 ) -> None:
     t0 = time.monotonic()
-    rerun_hint = _rerun(center.id, days)
+    rerun_hint = _rerun(center.id, days, ctx.command)
     if days:
         res.date_from, res.date_to = days[0].isoformat(), days[-1].isoformat()
     holder: dict = {}
@@ -435,12 +436,13 @@ def _replace(ctx: _Ctx, center: Center, plans: list[TablePlan], holder: dict, sp
                 close()
 
 
-def _rerun(center_id: str, days: list[dt.date]) -> str:
+def _rerun(center_id: str, days: list[dt.date], command: str = "load") -> str:
+    """What to rerun for one center: the same command (`load`, or the nightly `run`) and dates."""
     if not days:
-        return f"rerun `ivoris load --catch-up --center {center_id}`"
+        return f"rerun `ivoris {command} --catch-up --center {center_id}`"
     if len(days) == 1:
-        return f"rerun `ivoris load --date {days[0]} --center {center_id}`"
-    return f"rerun `ivoris load --from {days[0]} --to {days[-1]} --center {center_id}`"
+        return f"rerun `ivoris {command} --date {days[0]} --center {center_id}`"
+    return f"rerun `ivoris {command} --from {days[0]} --to {days[-1]} --center {center_id}`"
 
 
 # --- the run ---------------------------------------------------------------------------------------
@@ -484,7 +486,7 @@ def load(
             mapping = load_approved(settings.mapping_path(center.id), center.id)
             ready[center.id] = (center, mapping, plan_tables(mapping, canonical, center.source.schema))
         except Exception as exc:
-            res.fail(exc, "mapping", _rerun(center.id, explicit or []))
+            res.fail(exc, "mapping", _rerun(center.id, explicit or [], rep.command))
             log.error("%s: %s: %s", center.id, res.error_class, res.message)
 
     if ready:
@@ -513,7 +515,7 @@ def load(
         except IvorisError as exc:  # the lock, opening the warehouse or its meta tables: nothing written
             for cid in ready:
                 if rep.center(cid).status == "pending":
-                    rep.center(cid).fail(exc, "warehouse", _rerun(cid, explicit or []))
+                    rep.center(cid).fail(exc, "warehouse", _rerun(cid, explicit or [], rep.command))
             log.error("%s", redact(str(exc)))
     rep.finish(started_mono, time.monotonic())
     return rep
@@ -533,7 +535,7 @@ def _load_locked(
             try:
                 wh.ensure_tables([p.raw for p in plans])
             except Exception as exc:
-                rep.center(cid).fail(exc, "warehouse", _rerun(cid, explicit or []))
+                rep.center(cid).fail(exc, "warehouse", _rerun(cid, explicit or [], rep.command))
                 log.error("%s: %s: %s", cid, rep.center(cid).error_class, rep.center(cid).message)
                 ready.pop(cid)
     plan_days = _plan_days(settings, wh, ready, explicit)
@@ -548,6 +550,7 @@ def _load_locked(
         RETRIES,
         _env_float("IVORIS_RETRY_BACKOFF_S", 1.0),
         chunk_rows or int(_env_float("IVORIS_LOAD_CHUNK_ROWS", CHUNK_ROWS)),
+        rep.command,
     )
     _run_centers(ctx, ready, plan_days, rep, workers)
 
@@ -604,7 +607,7 @@ def _run_centers(ctx: _Ctx, ready: dict, plan_days: dict, rep: RunReport, worker
             except Exception as exc:  # noqa: BLE001 - load_center and load_group record their own errors
                 for cid in task:
                     if rep.center(cid).status == "pending":
-                        rep.center(cid).fail(exc, "load", _rerun(cid, plan_days[cid]))
+                        rep.center(cid).fail(exc, "load", _rerun(cid, plan_days[cid], ctx.command))
             with done_lock:
                 bar.advance(len(task))
 
