@@ -3,12 +3,17 @@
 Per center (in parallel): open the source read-only, check its live schema against the approved
 mapping, then for each span of consecutive dates run ONE warehouse transaction that replaces the
 center's KARTEI/LEISTUNG partitions of those dates, together with their audit rows and the catch-up
-state. The snapshot tables (KASSEN, PATKASSE) are replaced once per run (when they changed), in the center's last
-transaction. Spans are sized by rows (about `chunk_rows` per transaction, from the rows per day
-seen so far; at most `chunk_days` dates when set): few commits on a backfill, bounded redo work
+state. The snapshot tables (KASSEN, PATKASSE) are replaced once per run, in the center's last
+transaction (a DuckDB warehouse keeps one that did not change). Spans are sized by rows (about
+`chunk_rows` per transaction, from the rows per day seen so far, or counted first in a DuckDB
+center file; at most `chunk_days` dates when set): few commits on a backfill, bounded redo work
 after a crash. Rows stream from the source in Arrow batches straight into the open transaction, so
 memory is bounded by the batch size whatever the date range. A crash leaves each span either as
 before or fully replaced; a rerun replaces it again with the same rows (idempotent).
+
+DuckDB center files going into the DuckDB warehouse are copied by the warehouse itself (DirectCopy),
+and on a nightly run 16-32 of them share one transaction (load_group): per-statement and
+per-commit costs, not rows, bound a nightly load of hundreds of centers.
 
 Transient errors (timeouts, deadlocks, dropped connections, write conflicts) are retried with
 exponential backoff; terminal ones fail the center at once. One failing center never stops others.

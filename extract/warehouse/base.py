@@ -4,6 +4,7 @@ A backend writes a center's raw tables (schema raw_<center_id>, the center's phy
 load metadata in ivoris_meta. The only write path is `replace_partitions`: one transaction that
 deletes a center's (business-date range) partitions and its snapshot tables, inserts the new rows,
 checks what landed, writes the audit rows and the catch-up state, and commits - or rolls back.
+(The DuckDB warehouse's `replace_many` does the same for several centers in one transaction.)
 """
 
 from __future__ import annotations
@@ -149,6 +150,10 @@ class PartitionLoad:
         n = (self.date_to - self.date_from).days + 1
         return [self.date_from + dt.timedelta(days=i) for i in range(n)]
 
+    def partitions(self, table: RawTable) -> list[dt.date | None]:
+        """The partitions this load replaces in `table`: its business dates, or None (snapshot)."""
+        return self.dates() if table.by_date else [None]
+
 
 @dataclass(frozen=True, slots=True)
 class AuditRow:
@@ -207,7 +212,7 @@ def audit_rows(
     rows = []
     duration = round((finished_at - load.started_at).total_seconds(), 3)
     for w in load.writes:
-        keys: list[dt.date | None] = load.dates() if w.table.by_date else [None]
+        keys = load.partitions(w.table)
         note = "; ".join([message, *w.notes]).strip("; ")
         for d in keys:
             rows.append(

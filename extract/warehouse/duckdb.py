@@ -443,7 +443,7 @@ class DuckDBWarehouse:
                 i = len(where)
                 where.append((li, wi))
                 target = qualified(w.table.schema, w.table.physical)
-                if w.copy is not None and len(_partitions(load, w)) == 1:
+                if w.copy is not None and len(load.partitions(w.table)) == 1:
                     pass  # the INSERT's own count is what its one partition holds (_count_copies)
                 elif w.table.by_date:
                     parts.append(render(T_COUNT_PART_DATES, i=str(i), table=target, business_date=BD))
@@ -591,7 +591,7 @@ def _count_copies(
     for i, w in enumerate(load.writes):
         if w.copy is None:
             continue
-        keys = _partitions(load, w)
+        keys = load.partitions(w.table)
         if len(keys) == 1:
             written[(w.table.canonical, keys[0])] = copied.get(w.table.canonical, 0)
         landed = {d: written.get((w.table.canonical, d), 0) for d in keys}
@@ -607,11 +607,6 @@ def _count_copies(
             w.rows_read[d] = n
         if source_rows.get(i, total) != total:
             w.notes.append(skipped_note(source_rows[i] - total))
-
-
-def _partitions(load: PartitionLoad, write) -> list[dt.date | None]:
-    """The partitions a write replaces: its business dates, or None for a snapshot table."""
-    return load.dates() if write.table.by_date else [None]
 
 
 def _count(acc: dict, table: RawTable, batch: pa.RecordBatch) -> None:
